@@ -1,0 +1,38 @@
+"""Project invariants: README generated from the index notebook, notebooks shaped the nbdev way."""
+import configparser
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'scripts'))
+from make_readme import readme_text  # noqa: E402
+
+
+def test_readme_is_generated_from_the_index_notebook():
+    assert (ROOT / 'README.md').read_text(encoding='utf-8') == readme_text(), \
+        "README.md is out of date: edit nbs/index.ipynb, then run `make readme`"
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / 'README.md').read_text(encoding='utf-8')
+    block = re.search(r'```sh\n(.*?)```', readme, re.S).group(1)
+    commands = [line.split('#')[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == ['make run', 'make test']
+    assert 'make test' in (ROOT / '.ci' / 'run').read_text()
+
+
+def test_numbered_notebooks_open_with_default_exp_title_and_summary():
+    for nb_path in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
+        cells = json.loads(nb_path.read_text())['cells']
+        assert ''.join(cells[0]['source']).startswith('#| default_exp '), nb_path.name
+        title = ''.join(cells[1]['source'])
+        assert re.match(r'# .+\n\n> .+', title), f"{nb_path.name}: title and one-line summary"
+        assert len(re.findall(r'^> ', title, re.M)) == 1, nb_path.name
+
+
+def test_nbdev_clean_keeps_cell_tags_for_papermill():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / 'settings.ini')
+    assert 'tags' in cfg['DEFAULT']['allowed_cell_metadata_keys'].split()
