@@ -14,7 +14,7 @@ LONGITUDE ?= 2.3522
 CITY ?= Paris
 DATA_FILE ?=
 
-.PHONY: help setup run test check-clean nbdev-test pytest ingest readme constraints clean
+.PHONY: help setup run test lint check-clean nbdev-test pytest ingest readme constraints clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,10 +33,15 @@ ingest: $(STAMP)  ## store observations up to DATE-1 (from the archive API, or D
 	$(BIN)/meteo_ingest --date "$(DATE)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
 		--city "$(CITY)" $(if $(DATA_FILE),--data-file "$(DATA_FILE)")
 
-test: $(STAMP) check-clean nbdev-test pytest  ## set up, then run every check and test (what CI runs)
+test: $(STAMP) check-clean lint nbdev-test pytest  ## set up, then run every check and test (what CI runs)
 
 check-clean: $(STAMP)  ## fail if nbdev_clean or nbdev_export would change a file
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
+
+lint: $(STAMP)  ## lint the Dockerfile (hadolint) and the GitHub workflows (actionlint, zizmor)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/actionlint
+	$(BIN)/zizmor --offline --persona pedantic .github/workflows
 
 nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests)
 	$(BIN)/nbdev_test --n_workers 2 --timing
