@@ -7,7 +7,8 @@ __all__ = ['log', 'UTC_TIME', 'MAX_DAYS', 'MAX_ID', 'Db', 'LocationId', 'Period'
            'app', 'DatabaseUnavailable', 'open_readonly', 'LocationOut', 'Prediction', 'DayPredictions', 'Comparison',
            'Summary', 'ObservedPredictions', 'Observation', 'Observations', 'ModelSummary', 'ModelDetail', 'Health',
            'Problem', 'get_db', 'location_filter', 'period', 'create_app', 'get_predictions', 'comparison_summary',
-           'get_predictions_observed', 'get_observations', 'get_models', 'get_model', 'get_health', 'get_version']
+           'forecasts_vs_observed', 'get_predictions_observed', 'get_observations', 'get_models', 'get_model',
+           'get_health', 'get_version']
 
 # %% ../nbs/15_api.ipynb #c80af4f4
 import datetime as dt
@@ -334,6 +335,17 @@ def comparison_summary(rows: list[dict]) -> Summary:
     s = scores(wide['predicted'].reindex(columns=SLOT_COLUMNS), wide['observed'].reindex(columns=SLOT_COLUMNS))
     return Summary(count=int((df.predicted.notna() & df.observed.notna()).sum()), **s)
 
+def forecasts_vs_observed(conn: sqlite3.Connection, start: dt.date, end: dt.date, location_id: int | None = None,
+                          model: str | None = None, model_id: int | None = None) -> list[dict]:
+    "Forecasts of the days `start`..`end` with the observed 3-hour mean of their slot (None if not stored) and the error."
+    cur = conn.execute(_PRED_SQL.format(extra=', o.temperature_2m AS observed',
+                                        join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time'),
+                       {**_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r)) for r in cur]
+    for r in rows: r['error'] = None if r['observed'] is None else r['predicted'] - r['observed']
+    return rows
+
 @router.get('/predictions/observed', response_model=ObservedPredictions, tags=['forecasts'],
             responses={404: {'model': Problem, 'description': 'no forecasts stored in the period (and filters)'},
                        422: {'description': 'malformed dates or filters, end before start, period longer than 366 days'}})
@@ -341,11 +353,8 @@ def get_predictions_observed(request: Request, db: Db, location_id: LocationId, 
                              model: ModelName = None, model_id: ModelId = None):
     "Forecasts of the days `start`..`end` with the observed 3-hour means, the error of each, and their scores."
     start, end = days
-    sql = _PRED_SQL.format(extra=', o.temperature_2m AS observed',
-                           join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time')
-    rows = [dict(r) for r in db.execute(sql, {**_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})]
+    rows = forecasts_vs_observed(db, start, end, location_id, model, model_id)
     if not rows: raise HTTPException(404, f"no forecasts stored from {start} to {end}" + _filters(location_id, model, model_id))
-    for r in rows: r['error'] = None if r['observed'] is None else r['predicted'] - r['observed']
     by_model = {name: comparison_summary([r for r in rows if r['model'] == name]) for name in sorted({r['model'] for r in rows})}
     summary = comparison_summary(rows)
     log.info("%s: %d forecasts, %d with an observation, MAE %s", _request_line(request), len(rows), summary.count,

@@ -28,8 +28,8 @@ from .pipeline import DEFAULT_ALGORITHM, forecast_day, gap_for, make_model, trai
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'Run', 'freshest_train_end', 'find_model', 'job_location', 'bring_observations', 'load_history',
-           'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
+__all__ = ['log', 'Run', 'freshest_train_end', 'find_model', 'job_location', 'open_database', 'bring_observations',
+           'load_history', 'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
 
 # %% ../nbs/14_jobs.ipynb #a96e596a
 class Run:
@@ -112,7 +112,7 @@ def _retrain_mode(retrain) -> bool | str:
     if str(retrain).lower() in ('false', '0', 'no'): return False
     raise ValueError(f"retrain must be True, False or 'auto', got {retrain!r}")
 
-def _open(db) -> tuple[sqlite_utils.Database, bool]:
+def open_database(db) -> tuple[sqlite_utils.Database, bool]:
     "The database `db` (an open one, a path/URL, or None for `METEO_FORECAST_DB`) and whether we opened it."
     return (db, False) if isinstance(db, sqlite_utils.Database) else (connect(db), True)
 
@@ -151,7 +151,7 @@ def predict_job(date=None, latitude: float = 48.8566, longitude: float = 2.3522,
                 history_days: int = 3 * 365, max_model_age_days: int | None = None, db=None, registry=None,
                 client: ArchiveClient | None = None) -> dict:
     "Bring the data, train (or reuse) a model, forecast the 8 slots of `date` and store them: one recorded run."
-    database, opened = _open(db)
+    database, opened = open_database(db)
     params = dict(date=str(date) if date else None, latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, retrain=retrain, model=model,
                   history_days=history_days, max_model_age_days=max_model_age_days)
@@ -204,7 +204,7 @@ def train_job(train_end=None, latitude: float = 48.8566, longitude: float = 2.35
               data_file: str | None = None, model: str = DEFAULT_ALGORITHM, history_days: int = 3 * 365,
               gap_hours: int | None = None, db=None, registry=None, client: ArchiveClient | None = None) -> dict:
     "Train `model` on the data up to `train_end` (default yesterday, UTC) and register it: one recorded run."
-    database, opened = _open(db)
+    database, opened = open_database(db)
     params = dict(train_end=str(train_end) if train_end else None, latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, model=model, history_days=history_days, gap_hours=gap_hours)
     try:
@@ -235,7 +235,7 @@ def backfill(start, end, latitude: float = 48.8566, longitude: float = 2.3522, c
              history_days: int = 3 * 365, keep_going: bool = True, progress: bool = True, db=None, registry=None,
              client: ArchiveClient | None = None) -> pd.DataFrame:
     "Run the predict job for each day from `start` to `end` (inclusive), retraining every `retrain_every` days."
-    database, opened = _open(db)
+    database, opened = open_database(db)
     params = dict(start=str(start), end=str(end), latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, model=model, retrain_every=retrain_every,
                   history_days=history_days)
