@@ -177,3 +177,13 @@ def test_backfill_cli_shows_progress_and_fails_on_a_bad_day(tmp_path):
     assert done.stderr.count('INFO meteo_forecast.jobs: backfill run 1: predict 2024-06-1') == 3   # a log line per day
     bad = backfill_cli('2024-06-13', '2024-06-13', tmp_path / 'missing.csv')
     assert bad.returncode == 1 and '0 of 1 days forecast' in bad.stdout and 'does not exist' in bad.stdout
+
+
+def test_make_run_predicts_then_serves():
+    out = subprocess.run(['make', '-n', 'run', 'DATE=2024-06-01', 'DATA_FILE=export.csv', 'CITY=Saint Denis'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    predict = next(line for line in out.stdout.splitlines() if 'papermill nbs/predict.ipynb' in line)
+    assert 'runs/predict-2024-06-01-Saint_Denis.ipynb -p date 2024-06-01' in predict
+    assert '-p city "Saint Denis"' in predict and '-p data_file "export.csv"' in predict
+    assert out.stdout.index('papermill') < out.stdout.index('scripts/serve.sh')
