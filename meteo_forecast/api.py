@@ -14,13 +14,11 @@ __all__ = ['log', 'UTC_TIME', 'MAX_DAYS', 'MAX_ID', 'Day', 'Db', 'LocationId', '
 import datetime as dt
 import json
 import logging
-import math
 import re
 import sqlite3
 from pathlib import Path
 from typing import Annotated, Iterator, Literal
 
-import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam

@@ -18,7 +18,7 @@ from fastcore.script import Param, call_parse, store_true
 
 from .api import comparison_summary, forecasts_vs_observed
 from .config import iso, parse_day, setup_logging, utc
-from .db import connect, last_observation, to_json
+from .db import last_observation, to_json
 from .jobs import Run, open_database
 
 log = logging.getLogger(__name__)
