@@ -7,14 +7,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export METEO_FORECAST_DB ?= data/meteo.db
 export METEO_FORECAST_REGISTRY ?= data/registry
-# Optional inputs of `make run` / `make ingest`: a day, a city, an Open-Meteo export file.
+# Optional inputs of the jobs: a day, a city, an Open-Meteo export file (instead of the archive API).
 DATE ?= $(shell date -u +%F)
 LATITUDE ?= 48.8566
 LONGITUDE ?= 2.3522
 CITY ?= Paris
 DATA_FILE ?=
+RETRAIN ?=
+TRAIN_END ?= $(shell date -u -d "$(DATE) - 1 day" +%F)
+START ?=
+END ?=
+RETRAIN_EVERY ?= 7
+# Where the servers listen, and where executed job notebooks and monitoring plots go (both git-ignored).
+HOST ?= 127.0.0.1
+API_PORT ?= 8000
+DATASETTE_PORT ?= 8001
+RUNS ?= runs
+MONITORING ?= data/monitoring
+CITY_SLUG = $(shell printf '%s' "$(CITY)" | tr -c 'A-Za-z0-9_-' '_')
+JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)")
 
-.PHONY: help setup run test lint check-clean nbdev-test pytest ingest readme constraints clean
+.PHONY: help setup run test lint check-clean nbdev-test pytest ingest readme constraints clean \
+	predict train backfill monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,11 +41,36 @@ $(STAMP): settings.ini setup.py constraints.txt
 
 setup: $(STAMP)  ## create .venv with the pinned dependencies
 
-run: $(STAMP) ingest  ## set up, then bring the city's observations into the database
+run: $(STAMP) predict serve  ## set up, forecast DATE into the database (DATA_FILE optional), serve the API and Datasette
 
 ingest: $(STAMP)  ## store observations up to DATE-1 (from the archive API, or DATA_FILE)
-	$(BIN)/meteo_ingest --date "$(DATE)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
-		--city "$(CITY)" $(if $(DATA_FILE),--data-file "$(DATA_FILE)")
+	$(BIN)/meteo_ingest "$(DATE)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
+		--city "$(CITY)" $(if $(DATA_FILE),--data_file "$(DATA_FILE)")
+
+predict: $(STAMP)  ## forecast DATE: papermill nbs/predict.ipynb (DATA_FILE, RETRAIN=False optional) -> runs/
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/predict.ipynb $(RUNS)/predict-$(DATE)-$(CITY_SLUG).ipynb -p date $(DATE) $(JOB_PARAMS) \
+		$(if $(RETRAIN),-p retrain $(RETRAIN))
+
+train: $(STAMP)  ## train on the data up to TRAIN_END (default DATE-1): papermill nbs/train.ipynb -> runs/
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/train.ipynb $(RUNS)/train-$(TRAIN_END)-$(CITY_SLUG).ipynb -p train_end $(TRAIN_END) $(JOB_PARAMS)
+
+backfill: $(STAMP)  ## forecast every day START..END (retraining every RETRAIN_EVERY days; DATA_FILE optional)
+	$(BIN)/meteo_backfill --start "$(START)" --end "$(END)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
+		--city "$(CITY)" --retrain_every $(RETRAIN_EVERY) $(if $(DATA_FILE),--data_file "$(DATA_FILE)")
+
+monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
+	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))
+
+api: $(STAMP)  ## serve the REST API on http://HOST:API_PORT (docs at /docs)
+	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(API_PORT)
+
+datasette: $(STAMP)  ## serve the Datasette explorer on http://HOST:DATASETTE_PORT (read-only)
+	PATH="$(CURDIR)/$(BIN):$$PATH" api/datasette/serve.sh "$(METEO_FORECAST_DB)" --host $(HOST) --port $(DATASETTE_PORT)
+
+serve: $(STAMP)  ## serve the API and Datasette together over the same database (Ctrl-C stops both)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/serve.sh "$(METEO_FORECAST_DB)" $(HOST) $(API_PORT) $(DATASETTE_PORT)
 
 test: $(STAMP) check-clean lint nbdev-test pytest  ## set up, then run every check and test (what CI runs)
 

@@ -35,10 +35,11 @@ def day_targets(slots: pd.DataFrame, days, column: str = TARGET) -> pd.DataFrame
     return pd.DataFrame(values, index=days, columns=SLOT_COLUMNS)
 
 # %% ../nbs/06_features.ipynb #146c17b1
-def _grid(slots: pd.DataFrame) -> pd.DataFrame:
-    "`slots` on a complete 3-hour index (missing slots as NaN)."
+def _grid(slots: pd.DataFrame, until=None) -> pd.DataFrame:
+    "`slots` on a complete 3-hour index reaching at least `until` (missing slots as NaN)."
     if not len(slots): return slots
-    idx = pd.date_range(slots.index.min(), slots.index.max(), freq=f'{SLOT_HOURS}h', name='time')
+    end = slots.index.max() if until is None else max(slots.index.max(), until)
+    idx = pd.date_range(slots.index.min(), end, freq=f'{SLOT_HOURS}h', name='time')
     return slots.reindex(idx)
 
 def _at(series: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
@@ -52,7 +53,7 @@ def origin_features(slots: pd.DataFrame, hourly: pd.DataFrame, origins, temperat
     """Features of each origin in `origins`, from slots and hours strictly before it.
     `temperature`/`hourly_temperature` replace the slot/hourly temperature (e.g. by anomalies)."""
     origins = pd.DatetimeIndex(origins)
-    g = _grid(slots)
+    g = _grid(slots, origins.max() if len(origins) else None)   # up to the last origin, even past the data
     t = (g[TARGET] if temperature is None else temperature.reindex(g.index)).astype(float)
     before = t.shift(1)                      # at index t: the slot that ends at t
     f = {f'lag_{k}': _at(t.shift(k), origins) for k in range(1, 25)}

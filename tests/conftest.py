@@ -53,3 +53,58 @@ def db(db_path):
     database = connect(db_path)
     yield database
     database.conn.close()
+
+
+# --- Batch jobs and serving: a stand-in for the whole session, papermill jobs, a backfilled month ---
+
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MONTH = ('2024-06-01', '2024-06-30')
+
+
+@pytest.fixture(scope='session')
+def session_archive(paris_frames):
+    "A stand-in archive API serving the Paris files for the whole session (for session-scoped databases)."
+    si = ArchiveStandIn(*[f.copy() for f in paris_frames], today=TODAY).start()
+    yield si
+    si.stop()
+
+
+def run_job(notebook: str, output, env: dict, **parameters):
+    "Execute the job notebook `nbs/<notebook>` with papermill as an operator does, its kernel seeing `env`."
+    import papermill
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items(): mp.setenv(k, str(v))
+        return papermill.execute_notebook(str(ROOT / 'nbs' / notebook), str(output), parameters=parameters,
+                                          cwd=str(ROOT), progress_bar=False)
+
+
+def job_env(folder: Path, archive_url: str) -> dict:
+    "Environment of a job writing into `folder`: its database, its registry, the archive stand-in."
+    return {'METEO_FORECAST_DB': folder / 'meteo.db', 'METEO_FORECAST_REGISTRY': folder / 'registry',
+            'OPEN_METEO_ARCHIVE_URL': archive_url}
+
+
+@pytest.fixture(scope='session')
+def predicted(tmp_path_factory, session_archive):
+    "A database filled by a real papermill predict job for 2024-06-01 through the stand-in archive."
+    folder = tmp_path_factory.mktemp('predicted')
+    env = job_env(folder, session_archive.url)
+    output = folder / 'runs' / 'predict-2024-06-01.ipynb'
+    output.parent.mkdir()
+    run_job('predict.ipynb', output, env, date='2024-06-01')
+    return SimpleNamespace(folder=folder, env=env, db_path=folder / 'meteo.db', output=output)
+
+
+@pytest.fixture(scope='session')
+def month(tmp_path_factory, session_archive):
+    "A database filled by a backfill of June 2024 for Paris through the stand-in archive (the product's demo)."
+    import time
+    from meteo_forecast.jobs import backfill
+    folder = tmp_path_factory.mktemp('month')
+    t0 = time.perf_counter()
+    table = backfill(*MONTH, db=folder / 'meteo.db', registry=folder / 'registry',
+                     client=ArchiveClient(session_archive.url, retries=1, backoff=0.01), progress=False)
+    return SimpleNamespace(folder=folder, db_path=folder / 'meteo.db', table=table, seconds=time.perf_counter() - t0)

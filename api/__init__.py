@@ -1,0 +1,1 @@
+"The API entry point (`api.main`) and the Datasette explorer files (`api/datasette/`)."

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Serve a meteo_forecast database in Datasette with the explorer's metadata, queries and dashboard.
+# usage: api/datasette/serve.sh DATABASE [more `datasette serve` options, e.g. --port 8001 or --get /meteo.json]
+# The database is opened read-only for visitors (Datasette runs their SQL on a read-only connection
+# and offers no writable query); the batch jobs keep writing it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+db=${1:?usage: serve.sh DATABASE [datasette options]}; shift
+[ -f "$db" ] || { echo "serve.sh: $db does not exist: run a predict job first (make predict)" >&2; exit 1; }
+[ "$(basename "$db")" = meteo.db ] || echo "serve.sh: warning: $db is served as '$(basename "${db%.*}")'; the metadata, queries and dashboard are those of a file named meteo.db" >&2
+exec datasette serve "$db" --metadata "$here/metadata.yml" \
+  --setting max_returned_rows 10000 --setting sql_time_limit_ms 5000 --setting default_page_size 100 \
+  --setting facet_time_limit_ms 500 "$@"

@@ -1,0 +1,62 @@
+"""A real `uvicorn api.main:app` process on 127.0.0.1, over a database filled by a real papermill predict job."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(predicted, tmp_path):
+    "uvicorn serving api.main:app from the checkout, over the predict job's database, as the README starts it."
+    port = free_port()
+    env = {**os.environ, 'METEO_FORECAST_DB': str(predicted.db_path), 'APP_VERSION': '3f2c1ab'}
+    log = open(tmp_path / 'uvicorn.log', 'w')
+    proc = subprocess.Popen([sys.executable, '-m', 'uvicorn', 'api.main:app', '--host', '127.0.0.1', '--port', str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(150):
+            if proc.poll() is not None: break
+            try:
+                requests.get(url + '/version', timeout=1)
+                break
+            except requests.ConnectionError: time.sleep(0.2)
+        assert proc.poll() is None, (tmp_path / 'uvicorn.log').read_text()
+        yield url, tmp_path / 'uvicorn.log'
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_uvicorn_serves_the_forecasts_of_a_predict_job(server):
+    url, log = server
+    day = requests.get(url + '/predictions', params={'date': '2024-06-01'}, timeout=10)
+    assert day.status_code == 200 and day.json()['count'] == 8
+    assert [p['target_time'][11:13] for p in day.json()['predictions']] == ['00', '03', '06', '09', '12', '15', '18', '21']
+    assert requests.get(url + '/version', timeout=10).json() == '3f2c1ab'
+    health = requests.get(url + '/health', timeout=10).json()
+    assert health['status'] == 'ok' and health['counts']['predictions'] == 8 and health['last_run']['job'] == 'predict'
+    observed = requests.get(url + '/predictions/observed', params={'start': '2024-06-01', 'end': '2024-06-01'}, timeout=10).json()
+    assert observed['count'] == 8 and observed['summary']['count'] == 0   # 1 June is not observed yet: ingested up to 31 May
+    models = requests.get(url + '/models', timeout=10).json()
+    assert requests.get(url + f"/models/{models[0]['id']}", timeout=10).json()['train_end'] == '2024-05-31T00:00:00Z'
+    assert requests.get(url + '/observations', params={'start': '2024-05-31', 'end': '2024-05-31'}, timeout=10).json()['count'] == 8
+    assert requests.get(url + '/predictions', params={'date': '2024-06-31'}, timeout=10).status_code == 422
+    assert requests.get(url + '/predictions', params={'date': '2024-06-02'}, timeout=10).status_code == 404
+    assert 'swagger' in requests.get(url + '/docs', timeout=10).text.lower()
+    text = log.read_text()
+    assert 'INFO meteo_forecast.api: GET /predictions?date=2024-06-01: 8 forecasts' in text
+    assert 'WARNING meteo_forecast.api: GET /predictions?date=2024-06-02: 404 no forecasts stored for 2024-06-02' in text

@@ -1,0 +1,150 @@
+"""The Datasette explorer over a backfilled month, with Datasette's own test client: pages, canned queries, dashboard."""
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+import yaml
+from datasette.app import Datasette
+from fastapi.testclient import TestClient
+
+from meteo_forecast.api import create_app
+
+from conftest import ROOT
+
+METADATA = ROOT / 'api' / 'datasette' / 'metadata.yml'
+JUNE = {'start': '2024-06-01', 'end': '2024-06-30'}
+
+
+@pytest.fixture(scope='module')
+def explorer(month):
+    "A Datasette over the month's database with the explorer's metadata (plugins are loaded as installed)."
+    ds = Datasette([str(month.db_path)], metadata=yaml.safe_load(METADATA.read_text()),
+                   settings={'max_returned_rows': 10000})
+    loop = asyncio.new_event_loop()
+
+    def get(path, **params):
+        return loop.run_until_complete(ds.client.get(path, params=params or None))
+    yield get
+    loop.close()
+
+
+def rows(response):
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+def test_index_shows_title_description_source_and_licence(explorer):
+    html = explorer('/').text
+    assert 'meteo_forecast explorer' in html and 'Weather data by Open-Meteo.com' in html
+    assert 'https://creativecommons.org/licenses/by/4.0/' in html and 'CC BY 4.0' in html
+    assert '/-/dashboards' in html   # the dashboards menu of datasette-dashboards
+
+
+def test_database_page_lists_tables_and_canned_queries(explorer):
+    page = rows(explorer('/meteo.json'))
+    assert {t['name'] for t in page['tables'] if not t['hidden']} == \
+        {'locations', 'observations', 'observations_3h', 'models', 'predictions', 'runs'}
+    assert {q['name'] for q in page['queries']} == {'forecast_vs_observed', 'model_comparison', 'last_runs'}
+
+
+def test_tables_with_column_descriptions_units_sort_and_facets(explorer):
+    html = explorer('/meteo/predictions').text
+    assert 'Forecast mean 2 m temperature of the slot, °C' in html and 'Hours from the data cut-off' in html
+    page = rows(explorer('/meteo/predictions.json', _shape='objects'))
+    assert page['rows'][0]['target_time'] == '2024-06-30T21:00:00Z'   # newest first
+    assert set(page['facet_results']) >= {'model_id', 'location_id', 'horizon_hours'}
+    assert sum(f['count'] for f in page['facet_results']['model_id']['results']) == 240
+    observations = rows(explorer('/meteo/observations.json', _shape='objects', _size='1'))
+    assert observations['rows'][0]['time'] == '2024-06-29T23:00:00Z'
+    assert 'data-column-description="Air pressure reduced to mean sea level, hPa"' in explorer('/meteo/observations_3h').text
+    runs = rows(explorer('/meteo/runs.json', _shape='objects'))
+    assert {f['value'] for f in runs['facet_results']['job']['results']} == {'backfill', 'predict'}
+
+
+def test_canned_query_forecast_vs_observed(explorer):
+    out = rows(explorer('/meteo/forecast_vs_observed.json', _shape='objects', **JUNE))['rows']
+    assert len(out) == 240 and out[0]['target_time'] == '2024-06-01T00:00:00Z' and out[0]['city'] == 'Paris'
+    scored = [r for r in out if r['observed_celsius'] is not None]
+    assert len(scored) == 232
+    assert all(abs(r['error_celsius'] - (r['predicted_celsius'] - r['observed_celsius'])) < 0.011 for r in scored)
+    week = rows(explorer('/meteo/forecast_vs_observed.json', _shape='objects', start='2024-06-01', end='2024-06-07'))['rows']
+    assert len(week) == 56 and week[-1]['target_time'] == '2024-06-07T21:00:00Z'
+
+
+def test_canned_model_comparison_agrees_with_the_api(explorer, month):
+    out = rows(explorer('/meteo/model_comparison.json', _shape='objects', **JUNE))['rows']
+    assert len(out) == 1
+    row = out[0]
+    api = TestClient(create_app(month.db_path)).get('/predictions/observed', params=JUNE).json()['summary']
+    assert (row['scored'], row['forecasts'], row['models_trained']) == (api['count'], 240, 5)
+    assert row['mae_celsius'] == pytest.approx(api['mae'], abs=5e-4)
+    assert row['rmse_celsius'] == pytest.approx(api['rmse'], abs=5e-4)
+    assert row['bias_celsius'] == pytest.approx(api['bias'], abs=5e-4)
+
+
+def test_canned_last_runs(explorer):
+    out = rows(explorer('/meteo/last_runs.json', _shape='objects'))['rows']
+    assert len(out) == 31 and out[0]['job'] == 'predict' and out[0]['id'] > out[-1]['id']
+    assert {r['status'] for r in out} == {'succeeded'}
+
+
+def dashboard_charts(html: str) -> dict:
+    "The charts a dashboard page renders: {slug: (chart config, query string)}, as its JavaScript receives them."
+    charts, decoder = {}, json.JSONDecoder()
+    for m in re.finditer(r"renderChart\('([^']+)', ", html):
+        chart, end = decoder.raw_decode(html, m.end())
+        qs = re.match(r", '([^']*)'", html[end:]).group(1)
+        charts[m.group(1)] = (chart, qs)
+    return charts
+
+
+def chart_data(get, chart: dict, query_string: str) -> list:
+    "What dashboards.js fetches for a chart: the database's JSON API with the chart's SQL and the filters."
+    params = {'sql': chart['query'], **dict(parse_qsl(query_string)), '_shape': 'objects'}
+    return rows(get(f"/{chart['db']}.json", **params))['rows']
+
+
+def test_dashboard_draws_forecast_against_observed(explorer):
+    assert 'Forecast vs observed' in explorer('/-/dashboards').text
+    page = explorer('/-/dashboards/forecasts', start='2024-06-01', end='2024-06-07', city='Paris')
+    assert page.status_code == 200
+    charts = dashboard_charts(page.text)
+    assert set(charts) == {'temperature', 'mae', 'scored', 'bias', 'error-by-slot', 'about'}
+    temperature = chart_data(explorer, *charts['temperature'])
+    series = {r['series'] for r in temperature}
+    assert 'observed' in series and any(s.startswith('forecast (') for s in series)
+    assert sum(r['series'] == 'observed' for r in temperature) == 56 and len(temperature) == 112
+    assert charts['temperature'][0]['display']['encoding']['y']['title'] == '2 m temperature (°C)'
+    assert chart_data(explorer, *charts['scored'])[0]['scored'] == 56
+    assert 0.3 < chart_data(explorer, *charts['mae'])[0]['mae'] < 3
+    assert len(chart_data(explorer, *charts['error-by-slot'])) == 8
+    everything = dashboard_charts(explorer('/-/dashboards/forecasts').text)   # no filter: the whole history
+    assert chart_data(explorer, *everything['scored'])[0]['scored'] == 232
+    assert explorer('/-/static-plugins/datasette-dashboards/vega-lite.min.js').status_code == 200   # served locally
+
+
+def test_visitors_cannot_write(explorer):
+    r = explorer('/meteo.json', sql='delete from predictions')
+    assert r.status_code == 400 and 'Statement must be a SELECT' in r.text
+    queries = yaml.safe_load(METADATA.read_text())['databases']['meteo']['queries']
+    assert not any(q.get('write') for q in queries.values())
+    assert rows(explorer('/meteo.json', sql='select count(*) as n from predictions', _shape='objects'))['rows'] == [{'n': 240}]
+
+
+def test_the_documented_command_serves_the_explorer(month):
+    "api/datasette/serve.sh, which `make datasette` runs, with Datasette's --get instead of a server."
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), str(month.db_path),
+                           '--get', '/meteo/model_comparison.json?start=2024-06-01&end=2024-06-30&_shape=array'],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]['scored'] == 232
+    missing = subprocess.run(['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), str(month.folder / 'nope.db')],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and 'does not exist' in missing.stderr

@@ -1,0 +1,82 @@
+"""The monitoring job over a backfilled month: PNG plots, rolling error, drift and staleness flags, CLI."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meteo_forecast.api import create_app
+from meteo_forecast.db import connect
+from meteo_forecast.monitoring import monitor
+
+from conftest import MONTH
+
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+def dump(db):
+    return {t: db.execute(f'SELECT * FROM {t} ORDER BY 1, 2').fetchall()
+            for t in ('locations', 'observations', 'observations_3h', 'models', 'predictions')}
+
+
+def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
+    db = connect(month.db_path)
+    before = dump(db)
+    report = monitor(*MONTH, output=tmp_path / 'monitoring', now='2024-07-03', db=db)
+    paris = report['locations']['Paris']
+    pngs = [Path(f) for f in paris['files'] if f.endswith('.png')]
+    assert [p.name for p in pngs] == ['Paris_2024-06-01_2024-06-30_forecasts.png', 'Paris_2024-06-01_2024-06-30_rolling_error.png']
+    assert all(p.read_bytes()[:8] == PNG and p.stat().st_size > 10_000 for p in pngs)
+    saved = json.loads((tmp_path / 'monitoring' / 'Paris_2024-06-01_2024-06-30_report.json').read_text())
+    assert saved['summary'] == json.loads(json.dumps(paris['summary']))
+    api = TestClient(create_app(month.db_path)).get('/predictions/observed', params=dict(zip(('start', 'end'), MONTH))).json()
+    assert paris['summary']['mae'] == pytest.approx(api['summary']['mae']) and paris['summary']['count'] == 232
+    rolling = paris['rolling']
+    assert len(rolling) == 29 and rolling[-1]['mae_30d'] == pytest.approx(api['summary']['mae'])
+    assert all(r['mae_7d'] > 0 for r in rolling)
+    assert (report['drift'], report['stale']) == (False, False)
+    assert dump(db) == before   # monitoring writes nothing but its run row
+    assert db.execute("SELECT job, status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ('monitor', 'succeeded')
+
+
+def test_drift_is_flagged_above_the_ratio_of_the_validation_mae(month, tmp_path, caplog):
+    report = monitor(*MONTH, output=tmp_path, now='2024-07-03', ratio=0.5, db=month.db_path)
+    (name, drift), = report['locations']['Paris']['drift'].items()
+    assert drift['drift'] and report['drift'] and drift['mae'] > 0.5 * drift['validation_mae']
+    assert drift['n_days'] == 29 and drift['count'] == 232 and drift['threshold'] == pytest.approx(0.5 * drift['validation_mae'])
+    assert any(r.levelname == 'WARNING' and r.getMessage().startswith(f'drift: {name} forecasts of Paris') for r in caplog.records)
+    # with the real threshold, June 2024 is no drift: its MAE is below 1.5 x the models' validation MAE
+    normal = monitor(*MONTH, output=tmp_path, now='2024-07-03', db=month.db_path)['locations']['Paris']['drift'][name]
+    assert normal['drift'] is False and normal['mae'] < normal['threshold']
+
+
+def test_stale_data_is_flagged(month, tmp_path, caplog):
+    report = monitor(*MONTH, output=tmp_path, db=month.db_path)   # seen from now: observations end in June 2024
+    stale = report['locations']['Paris']['staleness']
+    assert report['stale'] and stale['stale'] and stale['last_observation'] == '2024-06-29T23:00:00Z' and stale['lag_days'] > 7
+    assert any(r.levelname == 'WARNING' and 'stale data: the last observation of Paris is 2024-06-29T23:00:00Z' in r.getMessage()
+               for r in caplog.records)
+    assert not monitor(*MONTH, output=tmp_path, now='2024-07-06T22:00:00Z', db=month.db_path)['stale']   # 6.96 days
+    assert monitor(*MONTH, output=tmp_path, now='2024-07-07T01:00:00Z', db=month.db_path)['stale']       # 7.08 days
+
+
+def test_monitor_without_forecasts_fails_with_a_run_row(tmp_path):
+    db = connect(tmp_path / 'empty.db')
+    with pytest.raises(ValueError, match='no forecasts stored yet'):
+        monitor(output=tmp_path, db=db)
+    assert db.execute('SELECT job, status, step FROM runs').fetchone() == ('monitor', 'failed', 'parameters')
+
+
+def test_monitor_cli(month, tmp_path):
+    cli = str(Path(sys.executable).parent / 'meteo_monitor')
+    base = [cli, '--db', str(month.db_path), '--output', str(tmp_path / 'out'), '--strict']
+    ok = subprocess.run(base + ['--now', '2024-07-03'], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert ok.returncode == 0, ok.stderr
+    assert 'monitoring 2024-04-02..2024-06-30' in ok.stdout   # default period: 90 days up to the last forecast
+    assert 'Paris: 240 forecasts, 232 scored: MAE' in ok.stdout and 'no drift' in ok.stdout and 'fresh' in ok.stdout
+    assert len(list((tmp_path / 'out').glob('*.png'))) == 2
+    stale = subprocess.run(base, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert stale.returncode == 1 and 'STALE' in stale.stdout
