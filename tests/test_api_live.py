@@ -1,0 +1,95 @@
+"""The API as the image serves it: `CMD` of the Dockerfile run on the host, or, in CI, the pushed container.
+
+With METEO_FORECAST_API_URL set (the CI job `image-api-test` starts the image built from this commit),
+the tests call that server and expect `/version` to be EXPECTED_APP_VERSION (the commit id). Without it,
+they run the image's own command on this machine, as the image would (same argv and environment, the
+port aside), over a database filled by a real predict job, with APP_VERSION set as the build sets it.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT
+from test_image import healthcheck_cmd, image_cmd
+
+COMMIT = '5f0c6c1b2d9e4a7f8b3c2d1e0f9a8b7c6d5e4f3a'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def with_port(argv: list[str], port: int) -> list[str]:
+    "`argv` with the image's port 8000 replaced by `port` (the only change to the image's command)."
+    return [a.replace('8000', str(port)) for a in argv]
+
+
+@pytest.fixture(scope='module')
+def live(request, tmp_path_factory):
+    "(base URL, expected /version, forecast day stored, port) of the API as the image runs it."
+    if os.environ.get('METEO_FORECAST_API_URL'):
+        yield (os.environ['METEO_FORECAST_API_URL'].rstrip('/'), os.environ['EXPECTED_APP_VERSION'],
+               os.environ.get('EXPECTED_FORECAST_DATE', '2025-01-01'), None)
+        return
+    predicted = request.getfixturevalue('predicted')
+    port = free_port()
+    argv = with_port(image_cmd(), port)
+    assert argv[0] == 'uvicorn'
+    env = {**os.environ, 'APP_VERSION': COMMIT, 'METEO_FORECAST_DB': str(predicted.db_path),
+           'METEO_FORECAST_REGISTRY': str(predicted.folder / 'registry')}
+    log = tmp_path_factory.mktemp('image') / 'uvicorn.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([sys.executable, '-m', *argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(150):
+                if proc.poll() is not None: break
+                try:
+                    requests.get(f'http://127.0.0.1:{port}/health', timeout=1)
+                    break
+                except requests.ConnectionError: time.sleep(0.2)
+            assert proc.poll() is None, log.read_text()
+            yield f'http://127.0.0.1:{port}', COMMIT, '2024-06-01', port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def test_version_is_the_commit_id_passed_to_the_build(live):
+    url, expected, _, _ = live
+    r = requests.get(url + '/version', timeout=10)
+    assert r.status_code == 200 and r.json() == expected
+
+
+def test_the_image_health_check_passes(live):
+    url, _, _, port = live
+    health = requests.get(url + '/health', timeout=10)
+    assert health.status_code == 200 and health.json()['status'] == 'ok'
+    if port is not None:   # the HEALTHCHECK command itself, run on the host against this server
+        assert subprocess.run(with_port(healthcheck_cmd(), port), timeout=30).returncode == 0
+
+
+def test_the_forecasts_of_the_predict_job_are_served(live):
+    url, _, day, _ = live
+    r = requests.get(url + '/predictions', params={'date': day}, timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body['count'] == 8
+    assert [p['target_time'][11:13] for p in body['predictions']] == ['00', '03', '06', '09', '12', '15', '18', '21']
+    assert all(-40 < p['predicted'] < 45 for p in body['predictions'])
+    models = requests.get(url + '/models', timeout=10).json()
+    assert models and requests.get(url + f"/models/{models[0]['id']}", timeout=10).status_code == 200
+
+
+def test_bad_input_is_a_clear_422_and_an_empty_day_a_404(live):
+    url, _, _, _ = live
+    bad = requests.get(url + '/predictions', params={'date': '2024-13-01'}, timeout=10)
+    assert bad.status_code == 422 and 'date' in bad.text
+    assert requests.get(url + '/predictions', params={'date': '1999-01-01'}, timeout=10).status_code == 404
+    assert requests.get(url + '/models/999999', timeout=10).status_code == 404
