@@ -93,3 +93,29 @@ def test_bad_input_is_a_clear_422_and_an_empty_day_a_404(live):
     assert bad.status_code == 422 and 'date' in bad.text
     assert requests.get(url + '/predictions', params={'date': '1999-01-01'}, timeout=10).status_code == 404
     assert requests.get(url + '/models/999999', timeout=10).status_code == 404
+
+
+def test_the_image_datasette_command_serves_the_database(predicted, tmp_path):
+    "compose.yaml's Datasette command, run on the host over a predict job's database (the path and port aside)."
+    import yaml
+    argv = yaml.safe_load((ROOT / 'compose.yaml').read_text())['services']['datasette']['command']
+    port = free_port()
+    argv = [str(predicted.db_path) if a == '/data/meteo.db' else a for a in argv]
+    argv = [str(port) if a == '8001' else ('127.0.0.1' if a == '0.0.0.0' else a) for a in argv]
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ['PATH']}
+    with open(tmp_path / 'datasette.log', 'w') as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        r = None
+        try:
+            for _ in range(150):
+                try:
+                    r = requests.get(f'http://127.0.0.1:{port}/meteo/predictions.json?_shape=array', timeout=1)
+                    break
+                except requests.ConnectionError: time.sleep(0.2)
+            assert r is not None and r.status_code == 200, (tmp_path / 'datasette.log').read_text()
+            assert len(r.json()) == 8
+            assert requests.get(f'http://127.0.0.1:{port}/meteo/last_runs.json?_shape=array', timeout=5).json()[0]['job'] == 'predict'
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
