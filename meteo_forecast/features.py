@@ -36,10 +36,11 @@ def day_targets(slots: pd.DataFrame, days, column: str = TARGET) -> pd.DataFrame
     return pd.DataFrame(values, index=days, columns=SLOT_COLUMNS)
 
 # %% ../nbs/06_features.ipynb #970b9ec8
-def _grid(slots: pd.DataFrame) -> pd.DataFrame:
-    "`slots` on a complete 3-hour index (missing slots as NaN)."
+def _grid(slots: pd.DataFrame, origins=None) -> pd.DataFrame:
+    "`slots` on a complete 3-hour index reaching at least the last of `origins` (missing slots as NaN)."
     if not len(slots): return slots
-    idx = pd.date_range(slots.index.min(), slots.index.max(), freq=f'{SLOT_HOURS}h', name='time')
+    end = slots.index.max() if origins is None or not len(origins) else max(slots.index.max(), pd.DatetimeIndex(origins).max())
+    idx = pd.date_range(slots.index.min(), end, freq=f'{SLOT_HOURS}h', name='time')
     return slots.reindex(idx)
 
 def _at(series: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
@@ -53,7 +54,7 @@ def origin_features(slots: pd.DataFrame, hourly: pd.DataFrame, origins, temperat
     """Features of each origin in `origins`, from slots and hours strictly before it.
     `temperature`/`hourly_temperature` replace the slot/hourly temperature (e.g. by anomalies)."""
     origins = pd.DatetimeIndex(origins)
-    g = _grid(slots)
+    g = _grid(slots, origins)   # up to the last origin, even when the data ends there
     t = (g[TARGET] if temperature is None else temperature.reindex(g.index)).astype(float)
     before = t.shift(1)                      # at index t: the slot that ends at t
     f = {f'lag_{k}': _at(t.shift(k), origins) for k in range(1, 25)}
@@ -104,7 +105,7 @@ def with_dew_point(df: pd.DataFrame) -> pd.DataFrame:
 def weather_features(slots: pd.DataFrame, hourly: pd.DataFrame, origins) -> pd.DataFrame:
     "The `wx_` features of each origin: recent hours and slots of each weather variable, tendencies."
     origins = pd.DatetimeIndex(origins)
-    g, h = with_dew_point(_grid(slots)), with_dew_point(hourly)
+    g, h = with_dew_point(_grid(slots, origins)), with_dew_point(hourly)
     ago = lambda k: origins - pd.Timedelta(hours=k)
     f = {}
     present = [v for v in WEATHER_VARIABLES if _has(g, v) and _has(h, v)]
