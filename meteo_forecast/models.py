@@ -193,6 +193,9 @@ class RegressionForecaster(Forecaster):
         X = self.design(history, days)
         Y = day_targets(history.slots, days) - self.climatology_.predict(history, days).to_numpy()
         ok = Y.notna().all(axis=1) & X.notna().any(axis=1)
+        if not ok.any():
+            raise ValueError(f"{self.name}: none of the {len(days)} training days has its 8 observed slots and features "
+                             "from the data before its origin; give it a longer history")
         self.features = [c for c in X.columns if X.loc[ok, c].notna().any()]
         self.regressor_ = clone(self.regressor).fit(X.loc[ok, self.features].to_numpy(float), Y[ok].to_numpy(float))
         self.train_days_ = (days[ok].min(), days[ok].max(), int(ok.sum()))
