@@ -13,7 +13,9 @@ import pandas as pd
 
 from .config import SLOT_HOURS, TARGET, iso, parse_day, utc
 from .features import SLOT_COLUMNS, as_days, day_targets, origins_of
-from .models import Climatology, Forecaster, History, Persistence, RegressionForecaster, scores
+from .ml import random_forest_model, ridge_model, two_stage, xgboost_model
+from .models import Climatology, Forecaster, History, Persistence, scores
+from .statistical import arima, sarima, sarimax
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,15 @@ __all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'make_model', 'data_until',
 ALGORITHMS = {
     'persistence': lambda gap_hours: Persistence(gap_hours),
     'climatology': lambda gap_hours: Climatology(gap_hours),
-    'ridge': lambda gap_hours: RegressionForecaster(gap_hours, name='ridge'),
+    'arima': arima,
+    'sarima': sarima,
+    'sarimax': sarimax,
+    'ridge': ridge_model,
+    'random_forest': random_forest_model,
+    'xgboost': xgboost_model,
+    'two_stage': two_stage,
 }
-DEFAULT_ALGORITHM = 'ridge'
+DEFAULT_ALGORITHM = 'two_stage'
 
 def make_model(algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0) -> Forecaster:
     "An untrained model of `algorithm` for data ending `gap_hours` before the forecast day."

@@ -1,0 +1,78 @@
+"""The benchmark job `nbs/backtest.ipynb`: parameters as DESIGN.md says, results file shape, every required model.
+
+The test runs it on a week only: the full benchmark (a year, several minutes) is not a test.
+"""
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meteo_forecast.config import sample_path
+
+ROOT = Path(__file__).resolve().parent.parent
+NB = ROOT / 'nbs' / 'backtest.ipynb'
+REQUIRED = {'persistence', 'climatology', 'arima', 'sarima', 'sarimax'}
+ML = {'ridge', 'random_forest', 'xgboost', 'two_stage'}
+
+
+def run_job(tmp_path, **params) -> dict:
+    out = tmp_path / 'results.json'
+    args = [sys.executable, '-m', 'papermill', str(NB), str(tmp_path / 'out.ipynb'), '--cwd', str(tmp_path),
+            '-p', 'results_path', str(out)]
+    for k, v in params.items(): args += ['-p', k, str(v)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def check_schema(js, start, end, n_days):
+    assert set(js) == {'test_start', 'test_end', 'n_days', 'models', 'best'}
+    assert (js['test_start'], js['test_end'], js['n_days']) == (start, end, n_days)
+    assert js['best'] in js['models']
+    for name, m in js['models'].items():
+        assert {'mae', 'rmse', 'bias', 'mae_by_slot', 'fit_seconds', 'predict_seconds'} <= set(m), name
+        assert len(m['mae_by_slot']) == 8, name
+        if 'error' not in m:
+            assert all(math.isfinite(v) for v in [m['mae'], m['rmse'], m['bias'], *m['mae_by_slot']]), name
+            assert m['fit_seconds'] >= 0 and m['predict_seconds'] >= 0
+    best = min((m['mae'], k) for k, m in js['models'].items() if m['mae'] is not None)[1]
+    assert js['best'] == best
+
+
+def test_help_lists_the_documented_parameters():
+    done = subprocess.run([sys.executable, '-m', 'papermill', '--help-notebook', str(NB)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name, kind in [('data_file', 'str'), ('exog_file', 'str'), ('test_start', 'str'), ('test_end', 'str'),
+                       ('results_path', 'str'), ('gap_hours', 'int'), ('refit_months', 'int'), ('models', 'str')]:
+        assert re.search(rf'^\s+{name}: {kind} \(default ', done.stdout, re.M), name
+
+
+def test_a_week_of_an_untouched_export_file(tmp_path):
+    "The centre-of-France download (2024-2025, with some weather): a week of 2025, every model trained on 2024."
+    js = run_job(tmp_path, data_file=sample_path('centre-france_2024-2025_export.csv'), test_start='2025-03-01', test_end='2025-03-07')
+    check_schema(js, '2025-03-01', '2025-03-07', 7)
+    assert REQUIRED | ML <= set(js['models'])
+    assert not [k for k, m in js['models'].items() if 'error' in m]
+    assert js['models']['persistence']['mae'] > 0
+
+
+def test_a_temperature_only_file_degrades_clearly(tmp_path):
+    "Without weather, sarimax runs as a SARIMA and the two-stage model as its base, and the file says so."
+    js = run_job(tmp_path, data_file=sample_path('paris_2014-2024_temperature_2m.csv'), test_start='2024-06-01', test_end='2024-06-03',
+                 models='persistence,climatology,sarima,sarimax,two_stage')
+    check_schema(js, '2024-06-01', '2024-06-03', 3)
+    assert 'without them' in js['models']['sarimax']['note']
+    assert 'base model only' in js['models']['two_stage']['note']
+    assert js['models']['sarimax']['mae'] == pytest.approx(js['models']['sarima']['mae'])
+
+
+def test_bad_parameters_fail_with_a_clear_message(tmp_path):
+    args = [sys.executable, '-m', 'papermill', str(NB), str(tmp_path / 'out.ipynb'), '--cwd', str(tmp_path),
+            '-p', 'results_path', str(tmp_path / 'r.json'), '-p', 'models', 'prophet']
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "unknown models ['prophet']" in done.stderr + done.stdout
+    assert not (tmp_path / 'r.json').exists()

@@ -1,0 +1,72 @@
+"""No leakage: no feature and no forecast of day D uses data at or after D's issue time (its origin).
+
+Every model class of the production pipeline is checked the same way: its forecast (and the inputs
+it reports) must not change when every observation from the origin on is replaced by noise. The
+chosen pipeline is also checked end to end: training never reads past `train_end`.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from meteo_forecast.config import sample_path, utc
+from meteo_forecast.features import assert_no_leakage, origins_of
+from meteo_forecast.models import History, assert_forecaster_no_leakage, read_history
+from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, forecast_day, train_model, training_days
+
+DAYS = ['2023-03-14', '2023-08-02']
+GAPS = [0, 129]
+
+
+@pytest.fixture(scope='module')
+def paris():
+    "Paris temperature 2014-2024 joined with the weather of 2021-2024, as production merges them."
+    return read_history(sample_path('paris_2014-2024_temperature_2m.csv'), sample_path('paris_2020-2024_multivariate.csv'))
+
+
+def noisy_after(history: History, t, seed=0) -> History:
+    "The history with every hourly value at or after `t` replaced by noise."
+    hourly = history.hourly.copy()
+    late = hourly.index >= utc(t)
+    hourly.loc[late] = np.random.default_rng(seed).normal(0, 50, size=(int(late.sum()), hourly.shape[1]))
+    return History(hourly)
+
+
+@pytest.mark.parametrize('gap', GAPS)
+def test_features_use_only_data_before_the_origin(paris, gap):
+    assert_no_leakage(paris.slots, paris.hourly, DAYS, gap)
+
+
+@pytest.mark.parametrize('gap', GAPS)
+@pytest.mark.parametrize('algorithm', sorted(ALGORITHMS))
+def test_every_model_forecasts_from_data_before_the_origin(paris, algorithm, gap):
+    past = paris.until('2023-01-01')
+    days = training_days(past, '2022-12-31', gap)[-250:]   # a short training period keeps the test quick
+    model = ALGORITHMS[algorithm](gap).fit(past, days)
+    assert_forecaster_no_leakage(model, paris, DAYS)
+    for day, origin in zip(DAYS, origins_of(DAYS, gap)):   # in production the data ends at the origin: same forecast
+        pd.testing.assert_frame_equal(model.predict(paris.until(origin), [day]), model.predict(paris, [day]))
+    for day, origin in zip(DAYS, origins_of(DAYS, gap)):
+        clean, noisy = model.inputs(paris, day), model.inputs(noisy_after(paris, origin), day)
+        assert clean.keys() == noisy.keys()
+        assert np.allclose([v if v is not None else np.nan for v in clean.values()],
+                           [v if v is not None else np.nan for v in noisy.values()], equal_nan=True), algorithm
+
+
+def test_the_leakage_check_catches_a_leak(paris):
+    class Peeking(ALGORITHMS['persistence'](0).__class__):
+        def predict(self, history, days):
+            out = super().predict(history, days)
+            return out + history.slots.temperature_2m.reindex(out.index).to_numpy()[:, None]
+    with pytest.raises(AssertionError, match='uses data at or after'):
+        assert_forecaster_no_leakage(Peeking(), paris, DAYS[:1])
+
+
+def test_the_chosen_pipeline_trains_and_forecasts_without_looking_ahead(paris):
+    train_end, day = '2023-05-31', '2023-06-01'
+    clean, metrics = train_model(paris, train_end, DEFAULT_ALGORITHM)
+    noisy, _ = train_model(noisy_after(paris, '2023-06-01'), train_end, DEFAULT_ALGORITHM)
+    a = forecast_day(clean, paris, day)
+    b = forecast_day(noisy, noisy_after(paris, '2023-06-01'), day)
+    np.testing.assert_allclose(a.predicted, b.predicted)
+    assert (a.horizon_hours == [3, 6, 9, 12, 15, 18, 21, 24]).all()
+    assert a.data_until.iloc[0] == pd.Timestamp(day, tz='UTC')
