@@ -73,7 +73,7 @@ class Prediction(BaseModel):
     run_id: int | None = Field(None, description='the predict job run (`runs` table)')
     inputs: dict[str, float | None] | None = Field(None, description='explanatory values the model used (with `include_inputs=true`)')
 
-_PREDICTION = {'location_id': 1, 'city': 'Paris', 'model_id': 1, 'model': 'ridge', 'target_time': '2024-06-01T12:00:00Z',
+_PREDICTION = {'location_id': 1, 'city': 'Paris', 'model_id': 1, 'model': 'two_stage', 'target_time': '2024-06-01T12:00:00Z',
                'predicted': 16.34, 'horizon_hours': 15, 'data_until': '2024-06-01T00:00:00Z',
                'issued_at': '2026-11-22T06:00:00Z', 'run_id': 1}
 
@@ -111,7 +111,7 @@ class ObservedPredictions(BaseModel):
     model_config = ConfigDict(json_schema_extra={'examples': [{
         'start': '2024-06-01', 'end': '2024-06-30', 'count': 1,
         'summary': {'count': 1, 'n_days': 1, 'mae': 1.03, 'rmse': 1.03, 'bias': 1.03, 'mae_by_slot': [None, None, None, None, 1.03, None, None, None]},
-        'by_model': {'ridge': {'count': 1, 'n_days': 1, 'mae': 1.03, 'rmse': 1.03, 'bias': 1.03, 'mae_by_slot': [None, None, None, None, 1.03, None, None, None]}},
+        'by_model': {'two_stage': {'count': 1, 'n_days': 1, 'mae': 1.03, 'rmse': 1.03, 'bias': 1.03, 'mae_by_slot': [None, None, None, None, 1.03, None, None, None]}},
         'rows': [{**{k: _PREDICTION[k] for k in ('location_id', 'city', 'model_id', 'model', 'target_time', 'horizon_hours', 'predicted')},
                   'observed': 15.31, 'error': 1.03}]}]})
     start: dt.date
@@ -168,10 +168,10 @@ class ModelSummary(BaseModel):
 class ModelDetail(ModelSummary):
     "A registered model with everything the registry knows of it."
     model_config = ConfigDict(json_schema_extra={'examples': [{
-        'id': 1, 'location_id': 1, 'city': 'Paris', 'name': 'ridge', 'algorithm': 'RegressionForecaster', 'version': '0.0.0',
+        'id': 1, 'location_id': 1, 'city': 'Paris', 'name': 'two_stage', 'algorithm': 'TwoStageForecaster', 'version': '0.0.0',
         'gap_hours': 0, 'train_start': '2021-07-04T00:00:00Z', 'train_end': '2024-05-31T00:00:00Z', 'validation_mae': 1.4,
         'created_at': '2026-11-22T06:00:00Z', 'run_id': 1, 'parameters': {'gap_hours': 0}, 'features': ['lag_1', 'doy_sin'],
-        'metrics': {'validation': {'mae': 1.4}}, 'artifact_path': 'data/registry/ridge-20261122T060000Z-1a2b3c4d.joblib',
+        'metrics': {'validation': {'mae': 1.4}}, 'artifact_path': 'data/registry/two_stage-20261122T060000Z-1a2b3c4d.joblib',
         'artifact_sha256': '9f2c…'}]})
     parameters: dict = Field(description='hyper-parameters')
     features: list[str] = Field(description='explanatory variables')
@@ -308,7 +308,7 @@ WHERE p.target_time >= :first AND p.target_time <= :last
   AND (:loc IS NULL OR p.location_id = :loc) AND (:model IS NULL OR m.name = :model) AND (:model_id IS NULL OR p.model_id = :model_id)
 ORDER BY p.location_id, m.name, p.target_time"""
 
-ModelName = Annotated[str | None, Query(min_length=1, max_length=200, description='model name, e.g. ridge', examples=['ridge'])]
+ModelName = Annotated[str | None, Query(min_length=1, max_length=200, description='model name, e.g. two_stage', examples=['two_stage'])]
 ModelId = Annotated[int | None, Query(ge=1, le=MAX_ID, description='a registered model id')]
 
 @router.get('/predictions', response_model=DayPredictions, tags=['forecasts'],

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app, open_readonly
 from meteo_forecast.db import connect
+from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
 SLOTS = ['00', '03', '06', '09', '12', '15', '18', '21']
 
@@ -122,9 +123,8 @@ def test_predictions_against_observations(api, month):
 
 
 def test_a_period_of_exactly_366_days_is_accepted(api):
-    r = api.get('/predictions/observed', params={'start': '2023-07-01', 'end': '2024-06-30', 'city': 'paris', 'model': 'ridge'})
-    assert r.status_code in (200, 404)   # 404 if the production model is not ridge any more
-    if r.status_code == 200: assert r.json()['count'] == 240
+    r = api.get('/predictions/observed', params={'start': '2023-07-01', 'end': '2024-06-30', 'city': 'paris', 'model': DEFAULT_ALGORITHM})
+    assert r.status_code == 200 and r.json()['count'] == 240
 
 
 def test_observations(api):
