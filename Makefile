@@ -18,6 +18,11 @@ TRAIN_END ?= $(shell date -u -d "$(DATE) - 1 day" +%F)
 START ?=
 END ?=
 RETRAIN_EVERY ?= 7
+# The benchmark: an Open-Meteo file (default: the Paris samples), a test period, where the results go.
+TEST_START ?= 2024-01-01
+TEST_END ?= 2024-12-31
+EXOG_FILE ?=
+RESULTS ?= $(RUNS)/backtest_results.json
 # Where the servers listen, and where executed job notebooks and monitoring plots go (both git-ignored).
 HOST ?= 127.0.0.1
 API_PORT ?= 8000
@@ -28,7 +33,7 @@ CITY_SLUG = $(shell printf '%s' "$(CITY)" | tr -c 'A-Za-z0-9_-' '_')
 JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)")
 
 .PHONY: help setup run test lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill monitor api datasette serve
+	predict train backfill backtest monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -59,6 +64,12 @@ train: $(STAMP)  ## train on the data up to TRAIN_END (default DATE-1): papermil
 backfill: $(STAMP)  ## forecast every day START..END (retraining every RETRAIN_EVERY days; DATA_FILE optional)
 	$(BIN)/meteo_backfill --start "$(START)" --end "$(END)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
 		--city "$(CITY)" --retrain_every $(RETRAIN_EVERY) $(if $(DATA_FILE),--data_file "$(DATA_FILE)")
+
+backtest: $(STAMP)  ## benchmark every model day-ahead over TEST_START..TEST_END (DATA_FILE, EXOG_FILE optional) -> RESULTS
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/backtest.ipynb $(RUNS)/backtest-$(TEST_START)-$(TEST_END).ipynb -p test_start $(TEST_START) \
+		-p test_end $(TEST_END) -p results_path "$(RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
+		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
 
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
 	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))

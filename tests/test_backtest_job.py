@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
-from meteo_forecast.config import sample_path
+from meteo_forecast.config import HOURLY_VARIABLES, sample_path
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT / 'nbs' / 'backtest.ipynb'
@@ -68,6 +69,18 @@ def test_a_temperature_only_file_degrades_clearly(tmp_path):
     assert 'without them' in js['models']['sarimax']['note']
     assert 'base model only' in js['models']['two_stage']['note']
     assert js['models']['sarimax']['mae'] == pytest.approx(js['models']['sarima']['mae'])
+
+
+def test_a_saved_json_response_of_the_archive_api(tmp_path, archive):
+    "A JSON answer of the archive (here its stand-in, from the real Paris data) with every variable: the weather is used."
+    r = requests.get(archive.url, params={'latitude': 48.8566, 'longitude': 2.3522, 'start_date': '2021-01-01',
+                                          'end_date': '2024-03-03', 'hourly': ','.join(HOURLY_VARIABLES), 'timezone': 'GMT'}, timeout=60)
+    r.raise_for_status()
+    saved = tmp_path / 'paris.json'
+    saved.write_text(r.text)
+    js = run_job(tmp_path, data_file=saved, test_start='2024-03-01', test_end='2024-03-03', models='persistence,climatology,sarimax,two_stage')
+    check_schema(js, '2024-03-01', '2024-03-03', 3)
+    assert not [k for k, m in js['models'].items() if 'note' in m or 'error' in m]   # sarimax and two_stage had their weather
 
 
 def test_bad_parameters_fail_with_a_clear_message(tmp_path):
