@@ -16,7 +16,7 @@ from .preprocess import hourly_to_3h
 # %% auto #0
 __all__ = ['SLOT_COLUMNS', 'EXOG_FEATURES', 'WEATHER_VARIABLES', 'FEATURE_FAMILIES', 'as_days', 'day_targets', 'origin_features',
            'dew_point', 'with_dew_point', 'weather_features', 'calendar_features', 'origins_of', 'day_features',
-           'feature_columns', 'assert_no_leakage']
+           'feature_columns', 'noise_after', 'assert_no_leakage']
 
 # %% ../nbs/06_features.ipynb #23e240a2
 SLOT_COLUMNS = [f'{h:02d}h' for h in range(0, 24, SLOT_HOURS)]
@@ -159,15 +159,19 @@ def feature_columns(columns, families) -> list[str]:
     return [c for c in columns if any(FEATURE_FAMILIES[f](c) for f in families)]
 
 # %% ../nbs/06_features.ipynb #5b68af2b
+def noise_after(frame: pd.DataFrame, t, rng: np.random.Generator) -> pd.DataFrame:
+    "A copy of `frame` whose rows at or after time `t` are replaced by noise (sd 50): what a leaking model would see."
+    out = frame.copy()
+    late = out.index >= t
+    out.loc[late] = rng.normal(0, 50, size=(int(late.sum()), out.shape[1]))
+    return out
+
 def assert_no_leakage(slots: pd.DataFrame, hourly: pd.DataFrame, days, gap_hours: int = 0, seed: int = 0) -> None:
     "Raise if any feature of any day in `days` changes when data at or after its origin is replaced by noise."
     rng = np.random.default_rng(seed)
     days = as_days(days)
     for day, origin in zip(days, origins_of(days, gap_hours)):
         clean = day_features(slots, hourly, [day], gap_hours)
-        s2, h2 = slots.copy(), hourly.copy()
-        s2.loc[s2.index >= origin] = rng.normal(0, 50, size=(int((s2.index >= origin).sum()), s2.shape[1]))
-        h2.loc[h2.index >= origin] = rng.normal(0, 50, size=(int((h2.index >= origin).sum()), h2.shape[1]))
-        noisy = day_features(s2, h2, [day], gap_hours)
+        noisy = day_features(noise_after(slots, origin, rng), noise_after(hourly, origin, rng), [day], gap_hours)
         bad = [c for c in clean if not np.allclose(clean[c], noisy[c], equal_nan=True)]
         if bad: raise AssertionError(f"features {bad} of {day.date()} (gap {gap_hours} h) use data at or after {origin}")

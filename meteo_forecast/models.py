@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from .config import SLOT_HOURS, TARGET, iso, registry_dir, utc
 from .db import insert_row, now_iso, to_json
 from .features import (SLOT_COLUMNS, as_days, calendar_features, day_features, day_targets,
-                                     feature_columns, origins_of)
+                                     feature_columns, noise_after, origins_of)
 from .preprocess import hourly_to_3h
 
 log = logging.getLogger(__name__)
@@ -233,10 +233,7 @@ def assert_forecaster_no_leakage(model: Forecaster, history: History, days, seed
     days = as_days(days)
     for day, origin in zip(days, origins_of(days, model.gap_hours)):
         clean = model.predict(history, [day])
-        hourly = history.hourly.copy()
-        late = hourly.index >= origin
-        hourly.loc[late] = rng.normal(0, 50, size=(int(late.sum()), hourly.shape[1]))
-        noisy = model.predict(History(hourly), [day])
+        noisy = model.predict(History(noise_after(history.hourly, origin, rng)), [day])
         if not np.allclose(clean.to_numpy(), noisy.to_numpy(), equal_nan=True):
             raise AssertionError(f"{model.name}: the forecast of {day.date()} uses data at or after {origin}")
 

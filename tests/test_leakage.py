@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from meteo_forecast.config import sample_path, utc
-from meteo_forecast.features import assert_no_leakage, origins_of
+from meteo_forecast.features import assert_no_leakage, noise_after, origins_of
 from meteo_forecast.models import History, assert_forecaster_no_leakage, read_history
 from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, forecast_day, train_model, training_days
 
@@ -25,10 +25,7 @@ def paris():
 
 def noisy_after(history: History, t, seed=0) -> History:
     "The history with every hourly value at or after `t` replaced by noise."
-    hourly = history.hourly.copy()
-    late = hourly.index >= utc(t)
-    hourly.loc[late] = np.random.default_rng(seed).normal(0, 50, size=(int(late.sum()), hourly.shape[1]))
-    return History(hourly)
+    return History(noise_after(history.hourly, utc(t), np.random.default_rng(seed)))
 
 
 @pytest.mark.parametrize('gap', GAPS)
