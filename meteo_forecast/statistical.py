@@ -64,8 +64,8 @@ class StateSpaceForecaster(Forecaster):
             X.append(np.hstack([E * w[:, None] for w in DAILY_SHAPES[self.daily_shape](times)]))
         return np.hstack(X)
 
-    def _model(self, y, X=None) -> SARIMAX:
-        return SARIMAX(y, exog=X, order=self.order, seasonal_order=self.seasonal_order, trend='c')
+    def _model(self, y, X=None, **kw) -> SARIMAX:
+        return SARIMAX(y, exog=X, order=self.order, seasonal_order=self.seasonal_order, trend='c', **kw)
 
     def fit(self, history, days):
         days = as_days(days)
@@ -102,7 +102,7 @@ class StateSpaceForecaster(Forecaster):
             res = fit(self._model(y, X))
             return res, bool(res.mle_retvals.get('converged', True))
         first = fit(self._model(y, X[:, :1]))                       # 1. ARMA part, climatology only
-        gls = SARIMAX(y, exog=X, order=self.order, seasonal_order=self.seasonal_order, trend='c', mle_regression=False)
+        gls = self._model(y, X, mle_regression=False)
         beta = gls.filter(np.r_[first.params[:1], first.params[2:]]).filtered_state[-X.shape[1]:, -1]   # 2. GLS
         arma = fit(self._model(y - X @ beta))                      # 3. ARMA part again, on the residual
         res = self._model(y, X).filter(np.r_[arma.params[:1], beta, arma.params[1:]])
