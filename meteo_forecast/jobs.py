@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'Run', 'freshest_train_end', 'find_model', 'job_location', 'open_database', 'bring_observations',
-           'load_history', 'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
+           'load_history', 'observe', 'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
 
 # %% ../nbs/14_jobs.ipynb #a96e596a
 class Run:
@@ -135,6 +135,19 @@ def load_history(db: sqlite_utils.Database, location_id: int, day, history_days:
         raise ValueError(f"no observations stored in the {history_days} days before {day.date()}")
     return History(hourly)
 
+def observe(run: Run, db: sqlite_utils.Database, location: Location, day, data_file=None, history_days: int = 3 * 365,
+            client: ArchiveClient | None = None, gap_hours: int | None = None) -> tuple[int, History, int]:
+    "The `ingest` and `history` steps of a job: (location id, history before `day`, gap, measured unless `gap_hours` is given)."
+    with run.step('ingest') as info:
+        report = bring_observations(db, location, day, data_file, history_days, client)
+        last = report['last_observation']
+        info.update(new=report['new'], revised=report['revised'], last_observation=iso(last) if last is not None else None)
+    with run.step('history') as info:
+        history = load_history(db, report['location_id'], day, history_days)
+        gap = gap_for(history, day) if gap_hours is None else int(gap_hours)
+        info.update(hours=len(history.hourly), gap_hours=gap)
+    return report['location_id'], history, gap
+
 # %% ../nbs/14_jobs.ipynb #e290a296
 def train_and_register(db: sqlite_utils.Database, run: Run, location_id: int, history: History, train_end,
                        algorithm: str, gap_hours: int, registry=None) -> tuple:
@@ -161,14 +174,7 @@ def predict_job(date=None, latitude: float = 48.8566, longitude: float = 2.3522,
                 day = parse_day(date) if date else dt.datetime.now(dt.timezone.utc).date()
                 location, mode = job_location(latitude, longitude, city), _retrain_mode(retrain)
                 name = make_model(model).name
-            with run.step('ingest') as info:
-                report = bring_observations(database, location, day, data_file, history_days, client)
-                loc_id = report['location_id']
-                info.update(new=report['new'], revised=report['revised'], last_observation=iso(report['last_observation']) if report['last_observation'] is not None else None)
-            with run.step('history') as info:
-                history = load_history(database, loc_id, day, history_days)
-                gap = gap_for(history, day)
-                info.update(hours=len(history.hourly), gap_hours=gap)
+            loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client)
             found = None
             if mode is not True:
                 with run.step('model') as info:
@@ -213,14 +219,7 @@ def train_job(train_end=None, latitude: float = 48.8566, longitude: float = 2.35
                 end = parse_day(train_end) if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
                 location, day = job_location(latitude, longitude, city), end + dt.timedelta(days=1)
                 make_model(model)
-            with run.step('ingest') as info:
-                report = bring_observations(database, location, day, data_file, history_days, client)
-                loc_id = report['location_id']
-                info.update(new=report['new'], revised=report['revised'])
-            with run.step('history') as info:
-                history = load_history(database, loc_id, day, history_days)
-                gap = gap_for(history, day) if gap_hours is None else int(gap_hours)
-                info.update(hours=len(history.hourly), gap_hours=gap)
+            loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client, gap_hours)
             with run.step('train') as info:
                 fitted, model_id, metrics = train_and_register(database, run, loc_id, history, end, model, gap, registry)
                 info.update(model_id=model_id, validation_mae=round(metrics['validation']['mae'], 3))
