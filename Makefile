@@ -88,13 +88,14 @@ test: $(STAMP) check-clean lint nbdev-test pytest  ## set up, then run every che
 check-clean: $(STAMP)  ## fail if nbdev_clean or nbdev_export would change a file
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
 
-lint: $(STAMP)  ## lint the Dockerfile (hadolint) and the GitHub workflows (actionlint, zizmor)
+lint: $(STAMP)  ## lint the package, the API entry point and the tests (ruff), the Dockerfile (hadolint), the workflows (actionlint, zizmor)
+	$(BIN)/ruff check meteo_forecast api tests scripts
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/actionlint
 	$(BIN)/zizmor --offline --persona pedantic .github/workflows
 
-nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests)
-	$(BIN)/nbdev_test --n_workers 2 --timing
+nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests), two at a time, one thread each
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: $(STAMP)  ## integration, API, job and fault tests
 	$(BIN)/python -m pytest -q tests

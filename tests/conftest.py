@@ -1,5 +1,6 @@
 """Shared fixtures: the real Open-Meteo files, a stand-in archive server on 127.0.0.1, a SQLite file."""
 import datetime as dt
+import time
 
 import pytest
 
@@ -101,10 +102,42 @@ def predicted(tmp_path_factory, session_archive):
 @pytest.fixture(scope='session')
 def month(tmp_path_factory, session_archive):
     "A database filled by a backfill of June 2024 for Paris through the stand-in archive (the product's demo)."
-    import time
     from meteo_forecast.jobs import backfill
     folder = tmp_path_factory.mktemp('month')
     t0 = time.perf_counter()
     table = backfill(*MONTH, db=folder / 'meteo.db', registry=folder / 'registry',
                      client=ArchiveClient(session_archive.url, retries=1, backoff=0.01), progress=False)
     return SimpleNamespace(folder=folder, db_path=folder / 'meteo.db', table=table, seconds=time.perf_counter() - t0)
+
+
+# --- Real servers: uvicorn and Datasette processes on 127.0.0.1 ---
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(argv: list[str], env: dict, log_path: Path, ready_url: str, tries: int = 150):
+    "A server process started with `argv` (cwd: the checkout), ready once `ready_url` answers; stopped at the end."
+    import requests
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(tries):
+                if proc.poll() is not None: break
+                try:
+                    requests.get(ready_url, timeout=1)
+                    break
+                except requests.ConnectionError: time.sleep(0.2)
+            assert proc.poll() is None, Path(log_path).read_text()
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

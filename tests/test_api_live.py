@@ -6,24 +6,17 @@ they run the image's own command on this machine, as the image would (same argv 
 port aside), over a database filled by a real predict job, with APP_VERSION set as the build sets it.
 """
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from conftest import ROOT
+from conftest import ROOT, free_port, running
 from test_image import healthcheck_cmd, image_cmd
 
 COMMIT = '5f0c6c1b2d9e4a7f8b3c2d1e0f9a8b7c6d5e4f3a'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.timeout(180)
 
 
 def with_port(argv: list[str], port: int) -> list[str]:
@@ -45,20 +38,8 @@ def live(request, tmp_path_factory):
     env = {**os.environ, 'APP_VERSION': COMMIT, 'METEO_FORECAST_DB': str(predicted.db_path),
            'METEO_FORECAST_REGISTRY': str(predicted.folder / 'registry')}
     log = tmp_path_factory.mktemp('image') / 'uvicorn.log'
-    with open(log, 'w') as out:
-        proc = subprocess.Popen([sys.executable, '-m', *argv], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(150):
-                if proc.poll() is not None: break
-                try:
-                    requests.get(f'http://127.0.0.1:{port}/health', timeout=1)
-                    break
-                except requests.ConnectionError: time.sleep(0.2)
-            assert proc.poll() is None, log.read_text()
-            yield f'http://127.0.0.1:{port}', COMMIT, '2024-06-01', port
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with running([sys.executable, '-m', *argv], env, log, f'http://127.0.0.1:{port}/health'):
+        yield f'http://127.0.0.1:{port}', COMMIT, '2024-06-01', port
 
 
 def test_version_is_the_commit_id_passed_to_the_build(live):
@@ -104,18 +85,8 @@ def test_the_image_datasette_command_serves_the_database(predicted, tmp_path):
     argv = [str(port) if a == '8001' else ('127.0.0.1' if a == '0.0.0.0' else a) for a in argv]
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ['PATH']}
-    with open(tmp_path / 'datasette.log', 'w') as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        r = None
-        try:
-            for _ in range(150):
-                try:
-                    r = requests.get(f'http://127.0.0.1:{port}/meteo/predictions.json?_shape=array', timeout=1)
-                    break
-                except requests.ConnectionError: time.sleep(0.2)
-            assert r is not None and r.status_code == 200, (tmp_path / 'datasette.log').read_text()
-            assert len(r.json()) == 8
-            assert requests.get(f'http://127.0.0.1:{port}/meteo/last_runs.json?_shape=array', timeout=5).json()[0]['job'] == 'predict'
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    url = f'http://127.0.0.1:{port}'
+    with running(argv, env, tmp_path / 'datasette.log', url + '/-/versions.json'):
+        r = requests.get(url + '/meteo/predictions.json?_shape=array', timeout=10)
+        assert r.status_code == 200 and len(r.json()) == 8
+        assert requests.get(url + '/meteo/last_runs.json?_shape=array', timeout=5).json()[0]['job'] == 'predict'

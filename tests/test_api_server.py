@@ -1,20 +1,13 @@
 """A real `uvicorn api.main:app` process on 127.0.0.1, over a database filled by a real papermill predict job."""
 import os
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from conftest import ROOT
+from conftest import free_port, running
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
@@ -22,23 +15,10 @@ def server(predicted, tmp_path):
     "uvicorn serving api.main:app from the checkout, over the predict job's database, as the README starts it."
     port = free_port()
     env = {**os.environ, 'METEO_FORECAST_DB': str(predicted.db_path), 'APP_VERSION': '3f2c1ab'}
-    log = open(tmp_path / 'uvicorn.log', 'w')
-    proc = subprocess.Popen([sys.executable, '-m', 'uvicorn', 'api.main:app', '--host', '127.0.0.1', '--port', str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(150):
-            if proc.poll() is not None: break
-            try:
-                requests.get(url + '/version', timeout=1)
-                break
-            except requests.ConnectionError: time.sleep(0.2)
-        assert proc.poll() is None, (tmp_path / 'uvicorn.log').read_text()
+    argv = [sys.executable, '-m', 'uvicorn', 'api.main:app', '--host', '127.0.0.1', '--port', str(port)]
+    with running(argv, env, tmp_path / 'uvicorn.log', url + '/version'):
         yield url, tmp_path / 'uvicorn.log'
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_uvicorn_serves_the_forecasts_of_a_predict_job(server):

@@ -1,6 +1,6 @@
 """The archive client against the stand-in: chunked downloads and every fault the issue lists."""
+import datetime as dt
 import numpy as np
-import pandas as pd
 import pytest
 
 from meteo_forecast.config import PARIS
@@ -9,7 +9,7 @@ from meteo_forecast.standin import Fault
 
 
 def test_paris_history_comes_down_in_yearly_chunks(client, archive, paris_frames):
-    df = client.hourly(PARIS, '2014-01-01', '2024-12-31', progress=False)
+    df = client.hourly(PARIS, dt.date(2014, 1, 1), dt.date(2024, 12, 31), progress=False)
     assert len(df) == 96_432
     assert [(q['start_date'], q['end_date']) for q in archive.requests] == \
         [(f'{y}-01-01', f'{y}-12-31') for y in range(2014, 2025)]
@@ -27,7 +27,7 @@ def test_the_client_reads_its_endpoint_from_the_environment(archive):
 
 def test_400_carries_the_api_reason(client):
     with pytest.raises(OpenMeteoError) as e:
-        client.get(PARIS, '1939-12-31', '1940-01-02')
+        client.get(PARIS, dt.date(1939, 12, 31), dt.date(1940, 1, 2))
     assert e.value.status == 400
     assert e.value.reason == "Parameter 'start_date' is out of allowed range from 1940-01-01 to 2026-11-22"
     assert 'out of allowed range' in str(e.value)
@@ -35,21 +35,21 @@ def test_400_carries_the_api_reason(client):
 
 def test_minutely_429_waits_as_the_reason_says_then_succeeds(client, archive, waits):
     archive.faults.append(Fault(429, 'Minutely API request limit exceeded. Please try again in one minute.'))
-    assert len(client.get(PARIS, '2024-01-01', '2024-01-02')['hourly']['time']) == 48
+    assert len(client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 2))['hourly']['time']) == 48
     assert waits == [60.0]
     assert len(archive.requests) == 2
 
 
 def test_retry_after_header_wins_over_the_reason(client, archive, waits):
     archive.faults.append(Fault(429, 'Too many requests', headers={'Retry-After': '5'}))
-    client.get(PARIS, '2024-01-01', '2024-01-01')
+    client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
     assert waits == [5.0]
 
 
 def test_hourly_or_daily_429_raises_instead_of_hammering(client, archive, waits):
     archive.faults.append(Fault(429, 'Daily API request limit exceeded. Please try again tomorrow.'))
     with pytest.raises(OpenMeteoError, match='tomorrow') as e:
-        client.get(PARIS, '2024-01-01', '2024-01-01')
+        client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
     assert e.value.status == 429 and waits == [] and len(archive.requests) == 1
 
 
@@ -57,50 +57,50 @@ def test_repeated_429_gives_up_after_a_few_waits(archive, waits):
     archive.faults.extend([Fault(429, 'Minutely API request limit exceeded. Please try again in one minute.')] * 5)
     c = ArchiveClient(archive.url, rate_limit_waits=2, sleep=waits.append)
     with pytest.raises(OpenMeteoError, match='rate limit'):
-        c.get(PARIS, '2024-01-01', '2024-01-01')
+        c.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
     assert waits == [60.0, 60.0]
 
 
 def test_500_then_success(client, archive):
     archive.faults.append(Fault(500, 'Internal Server Error'))
-    assert len(client.get(PARIS, '2024-01-01', '2024-01-01')['hourly']['time']) == 24
+    assert len(client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))['hourly']['time']) == 24
     assert len(archive.requests) == 2
 
 
 def test_persistent_5xx_is_a_clear_error(client, archive):
     archive.faults.extend([Fault(503, 'Service Unavailable')] * 3)
     with pytest.raises(OpenMeteoError, match='HTTP 503.*Service Unavailable') as e:
-        client.get(PARIS, '2024-01-01', '2024-01-01')
+        client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
     assert e.value.status == 503
 
 
 def test_a_timeout_is_retried(client, archive):
     archive.faults.append(Fault(delay=1.5))
-    assert len(client.get(PARIS, '2024-01-01', '2024-01-01')['hourly']['time']) == 24
+    assert len(client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))['hourly']['time']) == 24
 
 
 def test_a_server_that_stays_silent_is_a_clear_error(client, archive):
     archive.faults.extend([Fault(delay=1.5)] * 3)
     with pytest.raises(OpenMeteoError, match='after 2 retries'):
-        client.get(PARIS, '2024-01-01', '2024-01-01')
+        client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
 
 
 def test_truncated_body_is_retried(client, archive):
     archive.faults.append(Fault(truncate=True))
-    assert len(client.get(PARIS, '2024-01-01', '2024-01-01')['hourly']['time']) == 24
+    assert len(client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))['hourly']['time']) == 24
 
 
 @pytest.mark.parametrize('body', [b'<html><body>Maintenance</body></html>', b'{"hourly": {"time": ["2024-01-01T00:00"'])
 def test_non_json_body_every_time_is_a_clear_error(client, archive, body):
     archive.faults.extend([Fault(body=body)] * 3)
     with pytest.raises(OpenMeteoError, match='unreadable answer'):
-        client.get(PARIS, '2024-01-01', '2024-01-01')
+        client.get(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1))
 
 
 def test_nulls_inside_the_series_come_back_as_nan(archive, client):
     frame = archive.places[0][1]
     frame.loc['2024-03-01 10:00':'2024-03-01 12:00', 'temperature_2m'] = np.nan
-    df = client.hourly(PARIS, '2024-03-01', '2024-03-01', progress=False)
+    df = client.hourly(PARIS, dt.date(2024, 3, 1), dt.date(2024, 3, 1), progress=False)
     assert df.temperature_2m.isna().sum() == 3
     assert df.temperature_2m.loc['2024-03-01 10:00':'2024-03-01 12:00'].isna().all()
 
@@ -115,4 +115,4 @@ def test_a_short_answer_is_refused(archive, client):
 
     archive.answer = five_hours_short
     with pytest.raises(OpenMeteoError, match='covers 19 hours'):
-        client.hourly(PARIS, '2024-01-01', '2024-01-01', progress=False)
+        client.hourly(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1), progress=False)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from meteo_forecast.config import PARIS, Location, sample_path
+from meteo_forecast.config import PARIS, sample_path
 from meteo_forecast.db import connect, hourly_observations, observations_3h
 from meteo_forecast.ingest import import_file, ingest, ingest_until
 from meteo_forecast.openmeteo import OpenMeteoError
@@ -25,11 +25,11 @@ def counts(db):
 
 
 def test_paris_2014_2024_lands_as_96432_hours_and_32144_slots(db, client, archive):
-    report = ingest(db, PARIS, [('2014-01-01', '2024-12-31')], client, progress=False)
+    report = ingest(db, PARIS, [(dt.date(2014, 1, 1), dt.date(2024, 12, 31))], client, progress=False)
     assert counts(db) == (96_432, 32_144)
     assert report['new'] == 96_432 and report['slots'] == 32_144
     assert len(archive.requests) == 11
-    again = ingest(db, PARIS, [('2014-01-01', '2024-12-31')], client, progress=False)
+    again = ingest(db, PARIS, [(dt.date(2014, 1, 1), dt.date(2024, 12, 31))], client, progress=False)
     assert (again['new'], again['revised'], again['unchanged']) == (0, 0, 96_432)
     assert counts(db) == (96_432, 32_144)
 
@@ -38,26 +38,26 @@ HISTORY = (dt.date(2025, 1, 1) - dt.date(2014, 1, 1)).days   # what the Paris fi
 
 
 def test_ingest_until_downloads_only_what_is_lacking(db, client, archive):
-    first = ingest_until(db, PARIS, '2025-01-01', history_days=HISTORY, client=client, progress=False, today=TODAY)
+    first = ingest_until(db, PARIS, dt.date(2025, 1, 1), history_days=HISTORY, client=client, progress=False, today=TODAY)
     assert counts(db) == (96_432, 32_144)
     assert first['last_observation'] == pd.Timestamp('2024-12-31 23:00', tz='UTC')
     before, n_requests = dump(db), len(archive.requests)
-    second = ingest_until(db, PARIS, '2025-01-01', history_days=HISTORY, client=client, progress=False, today=TODAY)
+    second = ingest_until(db, PARIS, dt.date(2025, 1, 1), history_days=HISTORY, client=client, progress=False, today=TODAY)
     assert second['new'] == 0 and second['revised'] == 0
     assert [(q['start_date'], q['end_date']) for q in archive.requests[n_requests:]] == [('2024-12-25', '2024-12-31')]
     assert dump(db) == before
 
 
 def test_nothing_on_or_after_the_forecast_day_is_requested(db, client, archive):
-    ingest_until(db, PARIS, '2024-06-01', history_days=10, client=client, progress=False, today=TODAY)
+    ingest_until(db, PARIS, dt.date(2024, 6, 1), history_days=10, client=client, progress=False, today=TODAY)
     assert max(q['end_date'] for q in archive.requests) == '2024-05-31'
     assert hourly_observations(db, 1).index.max() == pd.Timestamp('2024-05-31 23:00', tz='UTC')
 
 
 def test_a_revised_value_is_updated(db, client, archive):
-    ingest(db, PARIS, [('2024-06-01', '2024-06-02')], client, progress=False)
+    ingest(db, PARIS, [(dt.date(2024, 6, 1), dt.date(2024, 6, 2))], client, progress=False)
     archive.places[0][1].loc['2024-06-01 13:00', 'temperature_2m'] += 2.0
-    report = ingest(db, PARIS, [('2024-06-01', '2024-06-02')], client, progress=False)
+    report = ingest(db, PARIS, [(dt.date(2024, 6, 1), dt.date(2024, 6, 2))], client, progress=False)
     assert (report['new'], report['revised']) == (0, 1)
     stored = hourly_observations(db, 1, '2024-06-01 13:00', '2024-06-01 13:00').temperature_2m.iloc[0]
     assert stored == pytest.approx(archive.places[0][1].loc['2024-06-01 13:00', 'temperature_2m'])
@@ -69,11 +69,11 @@ def test_a_revised_value_is_updated(db, client, archive):
 @pytest.mark.parametrize('fault', [Fault(400, 'Parameter hourly is invalid'), Fault(body=b'<html>oops</html>'),
                                    Fault(truncate=True)])
 def test_a_failure_in_a_later_chunk_writes_nothing(db, client, archive, fault):
-    ingest(db, PARIS, [('2014-01-01', '2014-12-31')], client, progress=False)
+    ingest(db, PARIS, [(dt.date(2014, 1, 1), dt.date(2014, 12, 31))], client, progress=False)
     before = dump(db)
     archive.faults.extend([Fault(), Fault(), fault] + ([fault] * 2 if fault.status == 200 else []))
     with pytest.raises(OpenMeteoError):
-        ingest(db, PARIS, [('2015-01-01', '2019-12-31')], client, progress=False)
+        ingest(db, PARIS, [(dt.date(2015, 1, 1), dt.date(2019, 12, 31))], client, progress=False)
     assert dump(db) == before
 
 
@@ -81,7 +81,7 @@ def test_a_failure_leaves_a_fresh_database_empty(db_path, client, archive):
     archive.faults.extend([Fault(), Fault(500, 'boom'), Fault(500, 'boom'), Fault(500, 'boom')])
     db = connect(db_path)
     with pytest.raises(OpenMeteoError, match='HTTP 500'):
-        ingest(db, PARIS, [('2020-01-01', '2021-12-31')], client, progress=False)
+        ingest(db, PARIS, [(dt.date(2020, 1, 1), dt.date(2021, 12, 31))], client, progress=False)
     assert counts(db) == (0, 0) and db['locations'].count == 0
 
 
@@ -89,7 +89,7 @@ def test_nulls_inside_the_series(db, client, archive):
     frame = archive.places[0][1]
     frame.loc['2024-03-01 04:00':'2024-03-01 05:00', 'temperature_2m'] = np.nan   # 2 h: bridged
     frame.loc['2024-03-01 12:00':'2024-03-01 16:00', :] = np.nan                   # 5 h, all variables: slots lost
-    report = ingest(db, PARIS, [('2024-03-01', '2024-03-01')], client, progress=False)
+    report = ingest(db, PARIS, [(dt.date(2024, 3, 1), dt.date(2024, 3, 1))], client, progress=False)
     assert report['new'] == 19              # the 5 empty hours are not stored
     hourly = hourly_observations(db, 1)
     assert hourly.temperature_2m.isna().sum() == 2   # stored as NULL next to the humidity they do have
@@ -108,7 +108,7 @@ def test_import_centre_france_export(db):
 
 
 def test_import_saved_json_response_until_a_day(db):
-    report = import_file(db, sample_path('archive_response_sample.json'), until='2010-01-03')
+    report = import_file(db, sample_path('archive_response_sample.json'), until=dt.date(2010, 1, 3))
     assert report['hours'] == 45     # 2010-01-01 03:00 UTC .. 2010-01-02 23:00 UTC
     assert report['last_observation'] == pd.Timestamp('2010-01-02 23:00', tz='UTC')
 

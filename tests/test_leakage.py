@@ -37,7 +37,7 @@ def test_features_use_only_data_before_the_origin(paris, gap):
 @pytest.mark.parametrize('algorithm', sorted(ALGORITHMS))
 def test_every_model_forecasts_from_data_before_the_origin(paris, algorithm, gap):
     past = paris.until('2023-01-01')
-    days = training_days(past, '2022-12-31', gap)[-250:]   # a short training period keeps the test quick
+    days = training_days(past, utc('2022-12-31'), gap)[-250:]   # a short training period keeps the test quick
     model = ALGORITHMS[algorithm](gap).fit(past, days)
     assert_forecaster_no_leakage(model, paris, DAYS)
     for day, origin in zip(DAYS, origins_of(DAYS, gap)):   # in production the data ends at the origin: same forecast
@@ -59,11 +59,11 @@ def test_the_leakage_check_catches_a_leak(paris):
 
 
 def test_the_chosen_pipeline_trains_and_forecasts_without_looking_ahead(paris):
-    train_end, day = '2023-05-31', '2023-06-01'
+    train_end, day = utc('2023-05-31'), utc('2023-06-01')
     clean, metrics = train_model(paris, train_end, DEFAULT_ALGORITHM)
     noisy, _ = train_model(noisy_after(paris, '2023-06-01'), train_end, DEFAULT_ALGORITHM)
     a = forecast_day(clean, paris, day)
     b = forecast_day(noisy, noisy_after(paris, '2023-06-01'), day)
     np.testing.assert_allclose(a.predicted, b.predicted)
     assert (a.horizon_hours == [3, 6, 9, 12, 15, 18, 21, 24]).all()
-    assert a.data_until.iloc[0] == pd.Timestamp(day, tz='UTC')
+    assert a.data_until.iloc[0] == day
