@@ -2,6 +2,7 @@
 import datetime as dt
 import time
 
+import pandas as pd
 import pytest
 
 from meteo_forecast.config import sample_path
@@ -12,6 +13,7 @@ from meteo_forecast.standin import ArchiveStandIn
 PARIS_T = 'paris_2014-2024_temperature_2m.csv'
 PARIS_MULTI = 'paris_2020-2024_multivariate.csv'
 TODAY = dt.date(2026, 11, 22)
+NOW = pd.Timestamp('2026-11-22 12:00', tz='UTC')   # the stand-in's clock: every Paris hour is published
 
 
 @pytest.fixture(scope='session')
@@ -23,7 +25,7 @@ def paris_frames():
 @pytest.fixture
 def archive(paris_frames, monkeypatch):
     "A stand-in archive API serving the Paris files; OPEN_METEO_ARCHIVE_URL points at it."
-    si = ArchiveStandIn(*[f.copy() for f in paris_frames], today=TODAY).start()
+    si = ArchiveStandIn(*[f.copy() for f in paris_frames], now=NOW).start()
     monkeypatch.setenv('OPEN_METEO_ARCHIVE_URL', si.url)
     yield si
     si.stop()
@@ -68,7 +70,7 @@ MONTH = ('2024-06-01', '2024-06-30')
 @pytest.fixture(scope='session')
 def session_archive(paris_frames):
     "A stand-in archive API serving the Paris files for the whole session (for session-scoped databases)."
-    si = ArchiveStandIn(*[f.copy() for f in paris_frames], today=TODAY).start()
+    si = ArchiveStandIn(*[f.copy() for f in paris_frames], now=NOW).start()
     yield si
     si.stop()
 

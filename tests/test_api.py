@@ -10,6 +10,8 @@ from meteo_forecast.api import create_app, open_readonly
 from meteo_forecast.db import connect
 from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
+pytestmark = pytest.mark.integration
+
 SLOTS = ['00', '03', '06', '09', '12', '15', '18', '21']
 
 

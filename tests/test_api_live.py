@@ -16,7 +16,7 @@ from conftest import ROOT, free_port, running
 from test_image import healthcheck_cmd, image_cmd
 
 COMMIT = '5f0c6c1b2d9e4a7f8b3c2d1e0f9a8b7c6d5e4f3a'
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def with_port(argv: list[str], port: int) -> list[str]:

@@ -7,7 +7,7 @@ import requests
 
 from conftest import free_port, running
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import requests
 
 from meteo_forecast.config import HOURLY_VARIABLES, sample_path
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 NB = ROOT / 'nbs' / 'backtest.ipynb'
 REQUIRED = {'persistence', 'climatology', 'arima', 'sarima', 'sarimax'}

@@ -14,7 +14,7 @@ def test_paris_history_comes_down_in_yearly_chunks(client, archive, paris_frames
     assert [(q['start_date'], q['end_date']) for q in archive.requests] == \
         [(f'{y}-01-01', f'{y}-12-31') for y in range(2014, 2025)]
     assert {q['timezone'] for q in archive.requests} == {'GMT'}
-    assert {q['models'] for q in archive.requests} == {'era5_seamless'}
+    assert {q['models'] for q in archive.requests} == {'best_match'}   # the fresh source
     np.testing.assert_allclose(df.temperature_2m.to_numpy(), paris_frames[0].temperature_2m.to_numpy())
     multi = paris_frames[1]
     np.testing.assert_allclose(df.pressure_msl.loc[multi.index].to_numpy(), multi.pressure_msl.to_numpy())

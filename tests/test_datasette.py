@@ -17,6 +17,8 @@ from meteo_forecast.api import create_app
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration
+
 METADATA = ROOT / 'api' / 'datasette' / 'metadata.yml'
 JUNE = {'start': '2024-06-01', 'end': '2024-06-30'}
 

@@ -13,13 +13,17 @@ from meteo_forecast.config import sample_path
 from meteo_forecast.db import connect
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.models import sha256_file
-from meteo_forecast.openmeteo import ArchiveClient
+from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.standin import Fault
 
 from conftest import MONTH, PARIS_MULTI, ROOT, job_env, run_job
 
-PREDICT_PARAMETERS = ['date', 'latitude', 'longitude', 'city', 'data_file', 'retrain', 'model', 'history_days']
-TRAIN_PARAMETERS = ['train_end', 'latitude', 'longitude', 'city', 'data_file', 'model', 'history_days', 'gap_hours']
+pytestmark = pytest.mark.integration
+
+PREDICT_PARAMETERS = ['date', 'latitude', 'longitude', 'city', 'data_file', 'retrain', 'model', 'history_days', 'days', 'source',
+                      'utc_offset_seconds', 'timezone']
+TRAIN_PARAMETERS = ['train_end', 'latitude', 'longitude', 'city', 'data_file', 'model', 'history_days', 'gap_hours', 'source',
+                    'utc_offset_seconds', 'timezone']
 
 
 def dump(db):
@@ -125,21 +129,32 @@ def test_a_bad_data_file_leaves_a_failed_run(tmp_path):
     assert dump(db) == {t: [] for t in ('locations', 'observations', 'observations_3h', 'models', 'predictions')}
 
 
-def test_a_failure_after_training_rolls_back_and_deletes_the_artifact(tmp_path):
+def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(tmp_path):
+    """Each step's writes are one transaction: a failure at the last step keeps the observations and the model of the
+    earlier steps (good data), writes no forecast; a failure while registering a model leaves no model file."""
     db = connect(tmp_path / 'm.db')
     kw = dict(data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'r')
     predict_job('2024-06-10', **kw)
-    before, artifacts = dump(db), sorted(os.listdir(tmp_path / 'r'))
+    before = dump(db)
     # a real SQLite failure at the last step (as a full disk would), after the download and the training
     db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
     with pytest.raises(Exception, match='disk is full'):
         predict_job('2024-06-11', **kw)
-    assert dump(db) == before
-    assert sorted(os.listdir(tmp_path / 'r')) == artifacts
+    after = dump(db)
+    assert after['predictions'] == before['predictions']                      # the store step wrote nothing
+    assert len(after['models']) == len(before['models']) + 1                  # the train step's model is kept ...
+    assert sorted(os.listdir(tmp_path / 'r')) == sorted(Path(m[10]).name for m in after['models'])   # ... with its file
     job, status, step, error = last_run(db)
     assert (job, status, step) == ('predict', 'failed', 'store') and 'disk is full' in error
     steps = json.loads(db.execute('SELECT steps FROM runs ORDER BY id DESC').fetchone()[0])
     assert [s['step'] for s in steps][-3:] == ['train', 'forecast', 'store'] and steps[-1]['failed']
+    # now the registration of a model fails: its file is deleted, no row, no model file without a row
+    db.execute("DROP TRIGGER refuse")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON models BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    with pytest.raises(Exception, match='disk is full'):
+        predict_job('2024-06-12', **kw)
+    assert last_run(db)[:3] == ('predict', 'failed', 'train')
+    assert sorted(os.listdir(tmp_path / 'r')) == sorted(Path(m[10]).name for m in dump(db)['models'])
 
 
 def test_retrain_false_without_a_model_says_what_to_do(tmp_path):
@@ -147,7 +162,8 @@ def test_retrain_false_without_a_model_says_what_to_do(tmp_path):
         predict_job('2024-06-10', data_file=sample_path(PARIS_MULTI), retrain=False, db=tmp_path / 'm.db', registry=tmp_path / 'r')
     db = connect(tmp_path / 'm.db')
     assert last_run(db)[:3] == ('predict', 'failed', 'model')
-    assert db['observations'].count == 0
+    kept = read_export(sample_path(PARIS_MULTI)).loc[:'2024-06-09 23:00']
+    assert db['observations'].count == len(kept)   # the import step's good data is kept for the next run
 
 
 def test_backfill_of_a_month_fills_the_database(month):

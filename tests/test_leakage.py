@@ -13,6 +13,8 @@ from meteo_forecast.features import assert_no_leakage, noise_after, origins_of
 from meteo_forecast.models import History, assert_forecaster_no_leakage, read_history
 from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, forecast_day, train_model, training_days
 
+pytestmark = pytest.mark.integration
+
 DAYS = ['2023-03-14', '2023-08-02']
 GAPS = [0, 129]
 

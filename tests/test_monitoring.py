@@ -14,6 +14,8 @@ from meteo_forecast.monitoring import monitor
 
 from conftest import MONTH
 
+pytestmark = pytest.mark.integration
+
 PNG = b'\x89PNG\r\n\x1a\n'
 
 
@@ -25,7 +27,7 @@ def dump(db):
 def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
     db = connect(month.db_path)
     before = dump(db)
-    report = monitor(*MONTH, output=tmp_path / 'monitoring', now='2024-07-03', db=db)
+    report = monitor(*MONTH, output=tmp_path / 'monitoring', now='2024-07-01T04:00:00Z', db=db)
     paris = report['locations']['Paris']
     pngs = [Path(f) for f in paris['files'] if f.endswith('.png')]
     assert [p.name for p in pngs] == ['Paris_2024-06-01_2024-06-30_forecasts.png', 'Paris_2024-06-01_2024-06-30_rolling_error.png']
@@ -43,13 +45,13 @@ def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
 
 
 def test_drift_is_flagged_above_the_ratio_of_the_validation_mae(month, tmp_path, caplog):
-    report = monitor(*MONTH, output=tmp_path, now='2024-07-03', ratio=0.5, db=month.db_path)
+    report = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', ratio=0.5, db=month.db_path)
     (name, drift), = report['locations']['Paris']['drift'].items()
     assert drift['drift'] and report['drift'] and drift['mae'] > 0.5 * drift['validation_mae']
     assert drift['n_days'] == 29 and drift['count'] == 232 and drift['threshold'] == pytest.approx(0.5 * drift['validation_mae'])
     assert any(r.levelname == 'WARNING' and r.getMessage().startswith(f'drift: {name} forecasts of Paris') for r in caplog.records)
     # with the real threshold, June 2024 is no drift: its MAE is below 1.5 x the models' validation MAE
-    normal = monitor(*MONTH, output=tmp_path, now='2024-07-03', db=month.db_path)['locations']['Paris']['drift'][name]
+    normal = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', db=month.db_path)['locations']['Paris']['drift'][name]
     assert normal['drift'] is False and normal['mae'] < normal['threshold']
 
 
@@ -59,8 +61,10 @@ def test_stale_data_is_flagged(month, tmp_path, caplog):
     assert report['stale'] and stale['stale'] and stale['last_observation'] == '2024-06-29T23:00:00Z' and stale['lag_days'] > 7
     assert any(r.levelname == 'WARNING' and 'stale data: the last observation of Paris is 2024-06-29T23:00:00Z' in r.getMessage()
                for r in caplog.records)
-    assert not monitor(*MONTH, output=tmp_path, now='2024-07-06T22:00:00Z', db=month.db_path)['stale']   # 6.96 days
-    assert monitor(*MONTH, output=tmp_path, now='2024-07-07T01:00:00Z', db=month.db_path)['stale']       # 7.08 days
+    # the month came from best_match, published every 6 hours: stale a day after that (30 h), not 7 days
+    assert (stale['source'], stale['max_lag_hours']) == ('best_match', 30)
+    assert not monitor(*MONTH, output=tmp_path, now='2024-07-01T06:00:00Z', db=month.db_path)['stale']   # 30 h old
+    assert monitor(*MONTH, output=tmp_path, now='2024-07-01T07:00:00Z', db=month.db_path)['stale']       # 31 h old
 
 
 def test_monitor_without_forecasts_fails_with_a_run_row(tmp_path):
@@ -73,7 +77,7 @@ def test_monitor_without_forecasts_fails_with_a_run_row(tmp_path):
 def test_monitor_cli(month, tmp_path):
     cli = str(Path(sys.executable).parent / 'meteo_monitor')
     base = [cli, '--db', str(month.db_path), '--output', str(tmp_path / 'out'), '--strict']
-    ok = subprocess.run(base + ['--now', '2024-07-03'], capture_output=True, text=True, timeout=120, env=os.environ)
+    ok = subprocess.run(base + ['--now', '2024-07-01T04:00:00Z'], capture_output=True, text=True, timeout=120, env=os.environ)
     assert ok.returncode == 0, ok.stderr
     assert 'monitoring 2024-04-02..2024-06-30' in ok.stdout   # default period: 90 days up to the last forecast
     assert 'Paris: 240 forecasts, 232 scored: MAE' in ok.stdout and 'no drift' in ok.stdout and 'fresh' in ok.stdout

@@ -3,11 +3,14 @@ import json
 
 import pandas as pd
 
+import pytest
 from meteo_forecast.config import sample_path, utc
 from meteo_forecast.db import connect
 from meteo_forecast.models import read_history
 from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, make_model, train_model
 from meteo_forecast.two_stage import TwoStageForecaster
+
+pytestmark = pytest.mark.integration
 
 REQUIRED = {'persistence', 'climatology', 'arima', 'sarima', 'sarimax'}
 

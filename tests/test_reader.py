@@ -59,8 +59,8 @@ def test_csv_with_a_utc_offset_and_other_units(tmp_path):
 
 
 @pytest.mark.parametrize('content, message', [
-    ('not,an\nexport\n', 'no metadata block'),
-    ('latitude,longitude,elevation,utc_offset_seconds,timezone,timezone_abbreviation\n1,2,3,0,GMT,GMT\n\nfoo,bar\n1,2\n', 'no hourly section'),
+    ('not,an\nexport\n', 'not an Open-Meteo file: no metadata lines'),
+    ('latitude,longitude,elevation,utc_offset_seconds,timezone,timezone_abbreviation\n1,2,3,0,GMT,GMT\n\nfoo,bar\n1,2\n', 'no hourly table'),
 ])
 def test_files_that_are_not_exports_are_refused(tmp_path, content, message):
     path = tmp_path / 'bad.csv'
