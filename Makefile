@@ -8,21 +8,26 @@ STAMP := $(VENV)/.installed
 export METEO_FORECAST_DB ?= data/meteo.db
 export METEO_FORECAST_REGISTRY ?= data/registry
 # Optional inputs of the jobs: a day, a city, an Open-Meteo export file (instead of the archive API).
-DATE ?= $(shell date -u +%F)
+DATE ?= $(shell date -u -d tomorrow +%F)
 LATITUDE ?= 48.8566
 LONGITUDE ?= 2.3522
 CITY ?= Paris
 DATA_FILE ?=
+UTC_OFFSET_SECONDS ?=
 RETRAIN ?=
+DAYS ?=
+SOURCE ?=
 TRAIN_END ?= $(shell date -u -d "$(DATE) - 1 day" +%F)
 START ?=
 END ?=
 RETRAIN_EVERY ?= 7
-# The benchmark: an Open-Meteo file (default: the Paris samples), a test period, where the results go.
+# The benchmarks: an Open-Meteo file (default: the Paris samples), a test period, where the results go.
 TEST_START ?= 2024-01-01
 TEST_END ?= 2024-12-31
 EXOG_FILE ?=
 RESULTS ?= $(RUNS)/backtest_results.json
+ISSUE_HOUR ?= 24
+REPLAY_RESULTS ?= $(RUNS)/replay_$(or $(SOURCE),best_match)_$(ISSUE_HOUR)h.json
 # Where the servers listen, and where executed job notebooks and monitoring plots go (both git-ignored).
 HOST ?= 127.0.0.1
 API_PORT ?= 8000
@@ -30,10 +35,11 @@ DATASETTE_PORT ?= 8001
 RUNS ?= runs
 MONITORING ?= data/monitoring
 CITY_SLUG = $(shell printf '%s' "$(CITY)" | tr -c 'A-Za-z0-9_-' '_')
-JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)")
+JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
+	$(if $(UTC_OFFSET_SECONDS),-p utc_offset_seconds $(UTC_OFFSET_SECONDS)) $(if $(SOURCE),-p source $(SOURCE))
 
-.PHONY: help setup run test lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill backtest monitor api datasette serve
+.PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
+	predict train backfill backtest replay monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,10 +58,11 @@ ingest: $(STAMP)  ## store observations up to DATE-1 (from the archive API, or D
 	$(BIN)/meteo_ingest "$(DATE)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
 		--city "$(CITY)" $(if $(DATA_FILE),--data_file "$(DATA_FILE)")
 
-predict: $(STAMP)  ## forecast DATE: papermill nbs/predict.ipynb (DATA_FILE, RETRAIN=False optional) -> runs/
+predict: $(STAMP)  ## forecast DATE (default tomorrow, UTC): papermill nbs/predict.ipynb (DATA_FILE, DAYS, RETRAIN=False optional) -> runs/
 	@mkdir -p $(RUNS)
+	@$(if $(DATA_FILE),true,$(BIN)/meteo_check_archive)
 	$(BIN)/papermill nbs/predict.ipynb $(RUNS)/predict-$(DATE)-$(CITY_SLUG).ipynb -p date $(DATE) $(JOB_PARAMS) \
-		$(if $(RETRAIN),-p retrain $(RETRAIN))
+		$(if $(RETRAIN),-p retrain $(RETRAIN)) $(if $(DAYS),-p days $(DAYS))
 
 train: $(STAMP)  ## train on the data up to TRAIN_END (default DATE-1): papermill nbs/train.ipynb -> runs/
 	@mkdir -p $(RUNS)
@@ -69,6 +76,13 @@ backtest: $(STAMP)  ## benchmark every model day-ahead over TEST_START..TEST_END
 	@mkdir -p $(RUNS)
 	$(BIN)/papermill nbs/backtest.ipynb $(RUNS)/backtest-$(TEST_START)-$(TEST_END).ipynb -p test_start $(TEST_START) \
 		-p test_end $(TEST_END) -p results_path "$(RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
+		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
+
+replay: $(STAMP)  ## live benchmark: replay START..END (default 2024) day by day as the daily job (ISSUE_HOUR, SOURCE, RETRAIN_EVERY) -> REPLAY_RESULTS
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/replay.ipynb $(RUNS)/replay-$(or $(SOURCE),best_match)-$(ISSUE_HOUR)h.ipynb -p start $(or $(START),2024-01-01) \
+		-p end $(or $(END),2024-12-31) -p issue_hour $(ISSUE_HOUR) -p source $(or $(SOURCE),best_match) \
+		-p retrain_every $(RETRAIN_EVERY) -p results_path "$(REPLAY_RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
 
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
@@ -99,6 +113,9 @@ nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests), two at a 
 
 pytest: $(STAMP)  ## integration, API, job and fault tests
 	$(BIN)/python -m pytest -q tests
+
+test-fast: $(STAMP) lint nbdev-test  ## the edit-run loop: lint, the notebooks and the fast tests (no jobs, servers or benchmarks)
+	$(BIN)/python -m pytest -q -m "not integration" tests
 
 readme: $(STAMP)  ## regenerate README.md from nbs/index.ipynb (no network, no Quarto)
 	$(BIN)/python scripts/make_readme.py
