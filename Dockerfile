@@ -27,8 +27,8 @@ COPY api ./api
 COPY nbs ./nbs
 RUN pip install --no-deps . \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin meteo \
- && mkdir -p /data \
- && chown meteo:meteo /data
+ && mkdir -p /data/runs /data/registry \
+ && chown -R meteo:meteo /data
 
 # 3. The commit id, last, so a new commit does not invalidate the layers above.
 ARG APP_VERSION=0.0.0

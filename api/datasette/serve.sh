@@ -2,12 +2,14 @@
 # Serve a meteo_forecast database in Datasette with the explorer's metadata, queries and dashboard.
 # usage: api/datasette/serve.sh DATABASE [more `datasette serve` options, e.g. --port 8001 or --get /meteo.json]
 # The database is opened read-only for visitors (Datasette runs their SQL on a read-only connection
-# and offers no writable query); the batch jobs keep writing it.
+# and offers no writable query); the batch jobs keep writing it. The plugin in plugins/limits.py bounds
+# what one visitor's SQL can take (no value over 10 MB, no randomblob/zeroblob/fts3_tokenizer), and
+# every query stops after sql_time_limit_ms; a public deployment adds a rate limit in front (README).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 db=${1:?usage: serve.sh DATABASE [datasette options]}; shift
 [ -f "$db" ] || { echo "serve.sh: $db does not exist: run a predict job first (make predict)" >&2; exit 1; }
 [ "$(basename "$db")" = meteo.db ] || echo "serve.sh: warning: $db is served as '$(basename "${db%.*}")'; the metadata, queries and dashboard are those of a file named meteo.db" >&2
-exec datasette serve "$db" --metadata "$here/metadata.yml" \
+exec datasette serve "$db" --metadata "$here/metadata.yml" --plugins-dir "$here/plugins" \
   --setting max_returned_rows 10000 --setting sql_time_limit_ms 5000 --setting default_page_size 100 \
   --setting facet_time_limit_ms 500 "$@"
