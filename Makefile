@@ -74,7 +74,7 @@ backfill: $(STAMP)  ## forecast every day START..END (retraining every RETRAIN_E
 
 backtest: $(STAMP)  ## benchmark every model day-ahead over TEST_START..TEST_END (DATA_FILE, EXOG_FILE optional) -> RESULTS
 	@mkdir -p $(RUNS)
-	$(BIN)/papermill nbs/backtest.ipynb $(RUNS)/backtest-$(TEST_START)-$(TEST_END).ipynb -p test_start $(TEST_START) \
+	$(BIN)/papermill --log-output nbs/backtest.ipynb $(RUNS)/backtest-$(TEST_START)-$(TEST_END).ipynb -p test_start $(TEST_START) \
 		-p test_end $(TEST_END) -p results_path "$(RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
 

@@ -8,20 +8,22 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import pandas as pd
 
 from .config import parse_day
 from .features import SLOT_COLUMNS, as_days, day_targets
+from .intervals import LEVELS, adaptive_bounds, calibrate
 from .models import Forecaster, History
 from .pipeline import ALGORITHMS, training_days
-from .scoring import SEASONS, scores, season_of
+from .scoring import SEASONS, interval_scores, scores, season_of
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'refit_blocks', 'applicability', 'Backtest', 'run_backtest', 'summary', 'by_slot', 'by_season', 'results_json']
+__all__ = ['log', 'INTERVAL_MODELS', 'refit_blocks', 'applicability', 'Backtest', 'run_backtest', 'summary', 'by_slot',
+           'by_season', 'interval_summary', 'coverage_by', 'results_json']
 
 # %% ../nbs/23_backtest.ipynb #939b044e
 def refit_blocks(days, months: int = 1) -> list[pd.DatetimeIndex]:
@@ -41,25 +43,31 @@ def applicability(model: Forecaster) -> str | None:
     return None
 
 # %% ../nbs/23_backtest.ipynb #ca15c65f
+INTERVAL_MODELS = ('persistence', 'climatology', 'arima', 'ridge', 'random_forest', 'xgboost', 'two_stage')
+
 @dataclass
 class Backtest:
-    "Day-ahead forecasts of a test period by several models, with timings and notes."
+    "Day-ahead forecasts of a test period by several models, with their intervals, timings and notes."
     observed: pd.DataFrame
     gap_hours: int = 0
     refit_months: int = 1
     predictions: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)            # name -> {'lower_80': days × slots, ...}
     fit_seconds: dict = field(default_factory=dict)
     predict_seconds: dict = field(default_factory=dict)
+    interval_seconds: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
 
 
 def run_backtest(history: History, test_days, models: dict[str, Callable[[int], Forecaster]] | None = None,
-                 gap_hours: int = 0, refit_months: int = 1, on_error: str = 'raise') -> Backtest:
+                 gap_hours: int = 0, refit_months: int = 1, on_error: str = 'raise',
+                 intervals: Iterable[str] = ()) -> Backtest:
     """Rolling-origin backtest: before each block of `refit_months` months, every model is trained on the days
     before the block (from data before the block only); then it forecasts each day of the block from data
-    before that day's origin (`gap_hours` before its midnight). With `on_error='record'` a model that fails
-    is reported in `errors` instead of stopping the run."""
+    before that day's origin (`gap_hours` before its midnight). The models named in `intervals` are also
+    calibrated before each block, as the train job does, and their intervals adapted day by day, as the predict
+    job does. With `on_error='record'` a model that fails is reported in `errors` instead of stopping the run."""
     if on_error not in ('raise', 'record'): raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}")
     models = models if models is not None else ALGORITHMS
     days = as_days(test_days)
@@ -67,7 +75,7 @@ def run_backtest(history: History, test_days, models: dict[str, Callable[[int], 
     bt = Backtest(day_targets(history.slots, days), gap_hours, refit_months)
     blocks = refit_blocks(days, refit_months)
     for name, make in models.items():
-        preds, fit_s, pred_s, notes = [], 0.0, 0.0, set()
+        preds, calibrated, fit_s, pred_s, iv_s, notes = [], {}, 0.0, 0.0, 0.0, set()
         try:
             for block in blocks:
                 start = block[0]
@@ -78,17 +86,28 @@ def run_backtest(history: History, test_days, models: dict[str, Callable[[int], 
                 t1 = time.perf_counter()
                 preds.append(model.predict(history, block))
                 fit_s, pred_s = fit_s + t1 - t0, pred_s + time.perf_counter() - t1
+                if name in intervals:
+                    t2 = time.perf_counter()
+                    iv = calibrate(lambda: make(gap_hours), past, train)[0]
+                    calibrated.update({day: iv for day in block})
+                    iv_s += time.perf_counter() - t2
                 if note := applicability(model): notes.add(note)
+            bt.predictions[name] = pd.concat(preds)
+            if calibrated:
+                t2 = time.perf_counter()
+                bt.bounds[name] = adaptive_bounds(bt.predictions[name], calibrated, bt.observed, gap_hours)
+                bt.interval_seconds[name] = iv_s + time.perf_counter() - t2
         except Exception as e:
             if on_error == 'raise': raise
             log.error("%s failed: %s: %s", name, type(e).__name__, e)
+            bt.predictions.pop(name, None)
             bt.errors[name] = f"{type(e).__name__}: {e}"
             continue
-        bt.predictions[name] = pd.concat(preds)
         bt.fit_seconds[name], bt.predict_seconds[name] = fit_s, pred_s
         if notes: bt.notes[name] = '; '.join(sorted(notes))
-        log.info("%s: %d days, fit %.1f s, predict %.1f s, MAE %.3f", name, len(days), fit_s, pred_s,
-                 scores(bt.predictions[name], bt.observed)['mae'] or float('nan'))
+        log.info("%s: %d days, fit %.1f s, predict %.1f s, MAE %.3f%s", name, len(days), fit_s, pred_s,
+                 scores(bt.predictions[name], bt.observed)['mae'] or float('nan'),
+                 f", intervals {bt.interval_seconds[name]:.1f} s" if name in bt.bounds else '')
     return bt
 
 # %% ../nbs/23_backtest.ipynb #b0c8f06b
@@ -111,20 +130,45 @@ def by_season(bt: Backtest) -> pd.DataFrame:
     return pd.DataFrame({k: {s: scores(p[season == s], bt.observed[season == s])['mae'] for s in SEASONS if (season == s).any()}
                          for k, p in bt.predictions.items()}).T
 
+def _interval(bt: Backtest, name: str, level: float, rows=slice(None)) -> dict:
+    b, p = bt.bounds[name], round(level * 100)
+    return interval_scores(b[f'lower_{p}'][rows], b[f'upper_{p}'][rows], bt.observed[rows], level)
+
+def interval_summary(bt: Backtest) -> pd.DataFrame:
+    "Per model with intervals: coverage (share), mean width and mean interval score (°C) of each level, and seconds spent on them."
+    return pd.DataFrame({name: {f'{k}_{round(lv * 100)}': _interval(bt, name, lv)[k] for lv in LEVELS for k in ('coverage', 'width', 'winkler')}
+                         | {'interval_seconds': bt.interval_seconds[name]} for name in bt.bounds}).T.astype(float)
+
+def coverage_by(bt: Backtest, level: float, by: str = 'slot') -> pd.DataFrame:
+    "Coverage of the `level` intervals of each model (rows) by slot or by season of the target day (columns)."
+    if by == 'slot': return pd.DataFrame({k: _interval(bt, k, level)['coverage_by_slot'] for k in bt.bounds}, index=SLOT_COLUMNS).T
+    if by != 'season': raise ValueError(f"by must be 'slot' or 'season', got {by!r}")
+    season = season_of(bt.observed.index)
+    return pd.DataFrame({k: {s: _interval(bt, k, level, season == s)['coverage'] for s in SEASONS if (season == s).any()}
+                         for k in bt.bounds}).T
+
 def _r(x, n=4): return None if x is None else round(float(x), n)
 
 def results_json(bt: Backtest, test_start, test_end) -> dict:
-    "The benchmark's results file: test period, days, scores and seconds per model, best model by MAE."
+    """The benchmark's results file: test period, days, scores and seconds per model (with the coverage and mean width
+    of their 80 % and 95 % intervals, null for a model without intervals), best model by MAE."""
     models = {}
     for name, pred in bt.predictions.items():
         s = scores(pred, bt.observed)
         models[name] = {'mae': _r(s['mae']), 'rmse': _r(s['rmse']), 'bias': _r(s['bias']),
                         'mae_by_slot': [_r(v) for v in s['mae_by_slot']],
                         'fit_seconds': _r(bt.fit_seconds[name], 3), 'predict_seconds': _r(bt.predict_seconds[name], 3)}
+        for lv in LEVELS:
+            iv = _interval(bt, name, lv) if name in bt.bounds else {}
+            models[name] |= {f'coverage_{round(lv * 100)}': _r(iv.get('coverage')), f'width_{round(lv * 100)}': _r(iv.get('width'))}
+        if name in bt.bounds:
+            models[name] |= {f'coverage_by_slot_{round(lv * 100)}': [_r(v) for v in _interval(bt, name, lv)['coverage_by_slot']]
+                             for lv in LEVELS} | {'interval_seconds': _r(bt.interval_seconds[name], 3)}
         if name in bt.notes: models[name]['note'] = bt.notes[name]
     for name, error in bt.errors.items():
         models[name] = {'mae': None, 'rmse': None, 'bias': None, 'mae_by_slot': [None] * len(SLOT_COLUMNS),
-                        'fit_seconds': None, 'predict_seconds': None, 'error': error}
+                        'fit_seconds': None, 'predict_seconds': None, 'coverage_80': None, 'width_80': None,
+                        'coverage_95': None, 'width_95': None, 'error': error}
     scored = {k: v['mae'] for k, v in models.items() if v['mae'] is not None}
     return {'test_start': str(parse_day(test_start)), 'test_end': str(parse_day(test_end)),
             'n_days': int(bt.observed.notna().any(axis=1).sum()), 'models': models,

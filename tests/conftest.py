@@ -65,6 +65,7 @@ from types import SimpleNamespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTH = ('2024-06-01', '2024-06-30')
+TEST_HISTORY_DAYS = 1095   # three years: what the jobs did until they kept ten (config.HISTORY_DAYS); quicker, and enough for intervals
 
 
 @pytest.fixture(scope='session')
@@ -97,7 +98,7 @@ def predicted(tmp_path_factory, session_archive):
     env = job_env(folder, session_archive.url)
     output = folder / 'runs' / 'predict-2024-06-01.ipynb'
     output.parent.mkdir()
-    run_job('predict.ipynb', output, env, date='2024-06-01')
+    run_job('predict.ipynb', output, env, date='2024-06-01', history_days=TEST_HISTORY_DAYS)
     return SimpleNamespace(folder=folder, env=env, db_path=folder / 'meteo.db', output=output)
 
 
@@ -107,7 +108,7 @@ def month(tmp_path_factory, session_archive):
     from meteo_forecast.jobs import backfill
     folder = tmp_path_factory.mktemp('month')
     t0 = time.perf_counter()
-    table = backfill(*MONTH, db=folder / 'meteo.db', registry=folder / 'registry',
+    table = backfill(*MONTH, history_days=TEST_HISTORY_DAYS, db=folder / 'meteo.db', registry=folder / 'registry',
                      client=ArchiveClient(session_archive.url, retries=1, backoff=0.01), progress=False)
     return SimpleNamespace(folder=folder, db_path=folder / 'meteo.db', table=table, seconds=time.perf_counter() - t0)
 

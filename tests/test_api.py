@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app, open_readonly
-from meteo_forecast.db import connect
+from meteo_forecast.db import SCHEMA_VERSION, connect
 from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,7 @@ def test_predictions_of_a_day(api):
     assert [p['horizon_hours'] for p in rows] == [3, 6, 9, 12, 15, 18, 21, 24]
     assert {(p['city'], p['data_until'], p['inputs']) for p in rows} == {('Paris', '2024-06-15T00:00:00Z', None)}
     assert all(5 < p['predicted'] < 35 for p in rows)
+    assert all(p['lower_95'] < p['lower_80'] < p['predicted'] < p['upper_80'] < p['upper_95'] for p in rows)   # the intervals
 
 
 @pytest.mark.parametrize('params', [{'city': 'PARIS'}, {'location_id': 1}, {'model_id': 3}, {'include_inputs': 'true'}])
@@ -122,6 +123,8 @@ def test_predictions_against_observations(api, month):
     assert rows[12]['observed'] == db.execute('SELECT temperature_2m FROM observations_3h WHERE time = ?',
                                               [rows[12]['target_time']]).fetchone()[0]
     assert 0.5 < s['mae'] < 2.5   # a day-ahead forecast of Paris in June: about 1 °C
+    inside = [x['lower_80'] <= x['observed'] <= x['upper_80'] for x in scored]
+    assert s['coverage_80'] == pytest.approx(np.mean(inside)) and 0.5 < s['coverage_80'] <= s['coverage_95'] <= 1
 
 
 def test_a_period_of_exactly_366_days_is_accepted(api):
@@ -145,14 +148,14 @@ def test_models(api):
     assert {m['gap_hours'] for m in models} == {0} and all(0.5 < m['validation_mae'] < 3 for m in models)
     assert [m['train_end'] for m in models][::-1] == [f'2024-{d}T00:00:00Z' for d in ('05-31', '06-07', '06-14', '06-21', '06-28')]
     one = api.get('/models/1').json()
-    assert one['features'] and one['metrics']['validation']['n_days'] == 60 and len(one['artifact_sha256']) == 64
+    assert one['features'] and one['metrics']['validation']['n_days'] == 365 and len(one['artifact_sha256']) == 64
     assert api.get('/models', params={'name': 'prophet'}).json() == []
     assert (api.get('/models/77').status_code, api.get('/models/77').json()) == (404, {'detail': 'no model with id 77'})
 
 
 def test_health(api):
     h = api.get('/health').json()
-    assert h['status'] == 'ok' and h['counts']['predictions'] == 240 and h['schema_version'] >= 1
+    assert h['status'] == 'ok' and h['counts']['predictions'] == 240 and h['schema_version'] == SCHEMA_VERSION
     assert h['last_run']['status'] == 'succeeded' and h['last_observation'] == '2024-06-29T23:00:00Z'
 
 
@@ -165,6 +168,10 @@ def test_health_and_reads_fail_with_503_when_the_database_cannot_be_read(tmp_pat
     empty = TestClient(create_app(tmp_path / 'empty.db'))
     assert empty.get('/health').status_code == 503
     assert empty.get('/predictions', params={'date': '2024-06-01'}).status_code == 503
+    old = connect(tmp_path / 'old.db')   # written by an older version: the jobs migrate it, the API says so
+    old.execute('DELETE FROM schema_migrations WHERE version = ?', [SCHEMA_VERSION])
+    r = TestClient(create_app(tmp_path / 'old.db')).get('/predictions', params={'date': '2024-06-01'})
+    assert r.status_code == 503 and 'run any job once' in r.json()['detail']
 
 
 def test_version_is_a_json_string(api, monkeypatch):

@@ -37,7 +37,11 @@ def check_schema(js, start, end, n_days):
     assert (js['test_start'], js['test_end'], js['n_days']) == (start, end, n_days)
     assert js['best'] in js['models']
     for name, m in js['models'].items():
-        assert {'mae', 'rmse', 'bias', 'mae_by_slot', 'fit_seconds', 'predict_seconds'} <= set(m), name
+        assert {'mae', 'rmse', 'bias', 'mae_by_slot', 'fit_seconds', 'predict_seconds',
+                'coverage_80', 'coverage_95', 'width_80', 'width_95'} <= set(m), name
+        if m['coverage_80'] is not None:
+            assert 0 <= m['coverage_80'] <= 1 and 0 <= m['coverage_95'] <= 1 and 0 < m['width_80'] < m['width_95'], name
+            assert len(m['coverage_by_slot_80']) == len(m['coverage_by_slot_95']) == 8, name
         assert len(m['mae_by_slot']) == 8, name
         if 'error' not in m:
             assert all(math.isfinite(v) for v in [m['mae'], m['rmse'], m['bias'], *m['mae_by_slot']]), name
@@ -50,7 +54,7 @@ def test_help_lists_the_documented_parameters():
     done = subprocess.run([sys.executable, '-m', 'papermill', '--help-notebook', str(NB)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for name, kind in [('data_file', 'str'), ('exog_file', 'str'), ('test_start', 'str'), ('test_end', 'str'),
-                       ('results_path', 'str'), ('gap_hours', 'int'), ('refit_months', 'int'), ('models', 'str')]:
+                       ('results_path', 'str'), ('gap_hours', 'int'), ('refit_months', 'int'), ('models', 'str'), ('intervals', 'str')]:
         assert re.search(rf'^\s+{name}: {kind} \(default ', done.stdout, re.M), name
 
 
@@ -61,6 +65,8 @@ def test_a_week_of_an_untouched_export_file(tmp_path):
     assert REQUIRED | ML <= set(js['models'])
     assert not [k for k, m in js['models'].items() if 'error' in m]
     assert js['models']['persistence']['mae'] > 0
+    # 393 training days before March 2025: too few to calibrate intervals on a copy fitted on a year
+    assert {m['coverage_80'] for m in js['models'].values()} == {None}
 
 
 def test_a_temperature_only_file_degrades_clearly(tmp_path):
@@ -71,6 +77,8 @@ def test_a_temperature_only_file_degrades_clearly(tmp_path):
     assert 'without them' in js['models']['sarimax']['note']
     assert 'base model only' in js['models']['two_stage']['note']
     assert js['models']['sarimax']['mae'] == pytest.approx(js['models']['sarima']['mae'])
+    with_intervals = {k for k, m in js['models'].items() if m['coverage_80'] is not None}
+    assert with_intervals == {'persistence', 'climatology', 'two_stage'}   # backtest.INTERVAL_MODELS: not the SARIMAs
 
 
 def test_a_saved_json_response_of_the_archive_api(tmp_path, archive):

@@ -75,6 +75,9 @@ def test_canned_query_forecast_vs_observed(explorer):
     scored = [r for r in out if r['observed_celsius'] is not None]
     assert len(scored) == 232
     assert all(abs(r['error_celsius'] - (r['predicted_celsius'] - r['observed_celsius'])) < 0.011 for r in scored)
+    assert all(r['lower_95_celsius'] <= r['lower_80_celsius'] <= r['predicted_celsius'] <= r['upper_80_celsius'] <= r['upper_95_celsius']
+               for r in out)   # every forecast with its intervals
+    assert all(r['inside_80'] == (r['lower_80_celsius'] - 0.005 <= r['observed_celsius'] <= r['upper_80_celsius'] + 0.005) for r in scored)
     week = rows(explorer('/meteo/forecast_vs_observed.json', _shape='objects', start='2024-06-01', end='2024-06-07'))['rows']
     assert len(week) == 56 and week[-1]['target_time'] == '2024-06-07T21:00:00Z'
 
@@ -88,6 +91,7 @@ def test_canned_model_comparison_agrees_with_the_api(explorer, month):
     assert row['mae_celsius'] == pytest.approx(api['mae'], abs=5e-4)
     assert row['rmse_celsius'] == pytest.approx(api['rmse'], abs=5e-4)
     assert row['bias_celsius'] == pytest.approx(api['bias'], abs=5e-4)
+    assert (row['coverage_80'], row['coverage_95']) == (pytest.approx(api['coverage_80'], abs=5e-4), pytest.approx(api['coverage_95'], abs=5e-4))
 
 
 def test_canned_last_runs(explorer):
@@ -117,14 +121,27 @@ def test_dashboard_draws_forecast_against_observed(explorer):
     page = explorer('/-/dashboards/forecasts', start='2024-06-01', end='2024-06-07', city='Paris')
     assert page.status_code == 200
     charts = dashboard_charts(page.text)
-    assert set(charts) == {'temperature', 'mae', 'scored', 'bias', 'error-by-slot', 'about'}
+    assert set(charts) == {'temperature', 'mae', 'scored', 'bias', 'coverage', 'error-by-slot', 'about'}
     temperature = chart_data(explorer, *charts['temperature'])
     series = {r['series'] for r in temperature}
     assert 'observed' in series and any(s.startswith('forecast (') for s in series)
     assert sum(r['series'] == 'observed' for r in temperature) == 56 and len(temperature) == 112
-    assert charts['temperature'][0]['display']['encoding']['y']['title'] == '2 m temperature (°C)'
+    forecasts = [r for r in temperature if r['series'] != 'observed']
+    assert all(r['lower_95'] <= r['lower_80'] <= r['temperature_celsius'] <= r['upper_80'] <= r['upper_95'] for r in forecasts)
+    band95, band80, line = charts['temperature'][0]['display']['layer']   # the 95 % and 80 % bands under the forecast line
+    assert (band95['mark']['type'], band95['encoding']['y2'], band80['encoding']['y2']) == ('area', {'field': 'upper_95'}, {'field': 'upper_80'})
+    assert line['encoding']['y']['title'] == '2 m temperature (°C)'
+    coverage = chart_data(explorer, *charts['coverage'])[0]['coverage']
+    assert re.fullmatch(r'\d+ % / \d+ %', coverage), coverage
     assert chart_data(explorer, *charts['scored'])[0]['scored'] == 56
-    assert 0.3 < chart_data(explorer, *charts['mae'])[0]['mae'] < 3
+    assert 0.3 < float(chart_data(explorer, *charts['mae'])[0]['mae'].removesuffix(' °C')) < 3
+    assert chart_data(explorer, *charts['bias'])[0]['bias'].endswith(' °C')
+    assert '<option value="Paris"' in page.text, page.text[page.text.find('<legend>City'):][:400]   # the city selector lists the cities
+    # a period with forecasts but no observation yet says so, rather than "null °C"
+    later = dashboard_charts(explorer('/-/dashboards/forecasts', start='2024-06-30', end='2024-06-30', city='Paris').text)
+    assert chart_data(explorer, *later['mae'])[0]['mae'] == 'no observations yet for this period'
+    assert chart_data(explorer, *later['bias'])[0]['bias'] == 'no observations yet for this period'
+    assert chart_data(explorer, *later['coverage'])[0]['coverage'] == 'no observed forecasts with intervals'
     assert len(chart_data(explorer, *charts['error-by-slot'])) == 8
     everything = dashboard_charts(explorer('/-/dashboards/forecasts').text)   # no filter: the whole history
     assert chart_data(explorer, *everything['scored'])[0]['scored'] == 232

@@ -1,4 +1,4 @@
-"""The monitoring job over a backfilled month: PNG plots, rolling error, drift and staleness flags, CLI."""
+"""The monitoring job over a backfilled month: PNG plots, rolling error and coverage, drift, miscalibration and staleness flags, CLI."""
 import json
 import os
 import subprocess
@@ -30,7 +30,8 @@ def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
     report = monitor(*MONTH, output=tmp_path / 'monitoring', now='2024-07-01T04:00:00Z', db=db)
     paris = report['locations']['Paris']
     pngs = [Path(f) for f in paris['files'] if f.endswith('.png')]
-    assert [p.name for p in pngs] == ['Paris_2024-06-01_2024-06-30_forecasts.png', 'Paris_2024-06-01_2024-06-30_rolling_error.png']
+    assert [p.name for p in pngs] == ['Paris_2024-06-01_2024-06-30_forecasts.png', 'Paris_2024-06-01_2024-06-30_rolling_error.png',
+                                      'Paris_2024-06-01_2024-06-30_coverage.png']
     assert all(p.read_bytes()[:8] == PNG and p.stat().st_size > 10_000 for p in pngs)
     saved = json.loads((tmp_path / 'monitoring' / 'Paris_2024-06-01_2024-06-30_report.json').read_text())
     assert saved['summary'] == json.loads(json.dumps(paris['summary']))
@@ -39,7 +40,11 @@ def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
     rolling = paris['rolling']
     assert len(rolling) == 29 and rolling[-1]['mae_30d'] == pytest.approx(api['summary']['mae'])
     assert all(r['mae_7d'] > 0 for r in rolling)
-    assert (report['drift'], report['stale']) == (False, False)
+    assert (report['drift'], report['stale'], report['miscalibrated']) == (False, False, False)
+    # the coverage of the intervals, as the API reports it, and within the tolerance of a month
+    (coverage,) = paris['coverage'].values()
+    assert coverage['coverage_80'] == pytest.approx(api['summary']['coverage_80']) and coverage['count'] == 232
+    assert abs(coverage['coverage_80'] - 0.8) < coverage['tolerance_80'] and rolling[-1]['coverage_80_30d'] == pytest.approx(coverage['coverage_80'])
     assert dump(db) == before   # monitoring writes nothing but its run row
     assert db.execute("SELECT job, status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ('monitor', 'succeeded')
 
@@ -81,6 +86,23 @@ def test_monitor_cli(month, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert 'monitoring 2024-04-02..2024-06-30' in ok.stdout   # default period: 90 days up to the last forecast
     assert 'Paris: 240 forecasts, 232 scored: MAE' in ok.stdout and 'no drift' in ok.stdout and 'fresh' in ok.stdout
-    assert len(list((tmp_path / 'out').glob('*.png'))) == 2
+    assert len(list((tmp_path / 'out').glob('*.png'))) == 3 and '% inside the 80 % intervals' in ok.stdout and 'calibrated' in ok.stdout
     stale = subprocess.run(base, capture_output=True, text=True, timeout=120, env=os.environ)
     assert stale.returncode == 1 and 'STALE' in stale.stdout
+
+
+def test_miscalibrated_intervals_are_flagged(month, tmp_path, caplog):
+    "Intervals a quarter as wide as stored cover far less than 80 %: flagged, logged, and --strict fails."
+    narrow = tmp_path / 'narrow.db'
+    narrow.write_bytes(month.db_path.read_bytes())
+    db = connect(narrow)
+    db.execute("UPDATE predictions SET lower_80 = predicted - (predicted - lower_80) / 4, upper_80 = predicted + (upper_80 - predicted) / 4")
+    db.conn.close()
+    report = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', db=narrow)
+    (coverage,) = report['locations']['Paris']['coverage'].values()
+    assert report['miscalibrated'] and coverage['miscalibrated'] and coverage['coverage_80'] < 0.8 - coverage['tolerance_80']
+    assert any(r.levelname == 'WARNING' and r.getMessage().startswith('miscalibrated intervals:') for r in caplog.records)
+    cli = str(Path(sys.executable).parent / 'meteo_monitor')
+    done = subprocess.run([cli, '--db', str(narrow), '--output', str(tmp_path / 'out'), '--strict', '--now', '2024-07-01T04:00:00Z'],
+                          capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 1 and 'MISCALIBRATED' in done.stdout
