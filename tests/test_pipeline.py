@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from meteo_forecast.config import sample_path, utc
 from meteo_forecast.db import connect
+from meteo_forecast.intervals import MIN_FIT_DAYS, calibration_split
 from meteo_forecast.models import read_history
 from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, make_model, train_model
 from meteo_forecast.two_stage import TwoStageForecaster
@@ -36,5 +37,7 @@ def test_train_model_trains_the_chosen_model_with_its_weather_correction():
     assert model.correction_ is not None                       # the weather is used
     assert model.correction_days_[1] == pd.Timestamp('2023-12-31', tz='UTC')
     assert model.train_end_ == pd.Timestamp('2023-12-31', tz='UTC')
-    assert metrics['validation']['n_days'] == 60 and metrics['validation']['mae'] < 1.8
+    # validated on the held-out days after a year of fitting, on which the intervals are calibrated too
+    assert metrics['train_days'] == 400 and metrics['validation']['n_days'] == calibration_split(400) == 400 - MIN_FIT_DAYS
+    assert metrics['validation']['mae'] < 1.8 and model.intervals_ is not None
     assert any(c.startswith('wx_') for c in model.features)
