@@ -9,7 +9,7 @@ import pytest
 from meteo_forecast._modidx import d as MODIDX
 
 EXPERIMENTS = ['meteo_forecast.eda', 'meteo_forecast.statistical', 'meteo_forecast.ml', 'meteo_forecast.backtest',
-               'meteo_forecast.interpretation']
+               'meteo_forecast.interpretation', 'meteo_forecast.replay', 'meteo_forecast.interval_baselines']
 HEAVY = ['statsmodels', 'fastapi', 'sklearn', 'xgboost']
 pytestmark = pytest.mark.timeout(180)
 
