@@ -21,6 +21,10 @@ TRAIN_END ?= $(shell date -u -d "$(DATE) - 1 day" +%F)
 START ?=
 END ?=
 RETRAIN_EVERY ?= 7
+# The many-cities job: a CSV of places (name, latitude, longitude[, data_file]), local workers or a Dask scheduler.
+CITIES ?= cities.csv
+WORKERS ?=
+SCHEDULER ?=
 # The benchmarks: an Open-Meteo file (default: the Paris samples), a test period, where the results go.
 TEST_START ?= 2024-01-01
 TEST_END ?= 2024-12-31
@@ -39,7 +43,7 @@ JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)"
 	$(if $(UTC_OFFSET_SECONDS),-p utc_offset_seconds $(UTC_OFFSET_SECONDS)) $(if $(SOURCE),-p source $(SOURCE))
 
 .PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill backtest replay monitor api datasette serve
+	predict train backfill cities backtest replay monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +89,12 @@ replay: $(STAMP)  ## live benchmark: replay START..END (default 2024) day by day
 		-p retrain_every $(RETRAIN_EVERY) -p results_path "$(REPLAY_RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
 
+cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of CITIES (a CSV) in parallel on Dask (WORKERS, SCHEDULER optional)
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/cities.ipynb $(RUNS)/cities-$(DATE).ipynb -p cities "$(CITIES)" -p start $(DATE) $(if $(END),-p end $(END)) \
+		-p retrain_every $(RETRAIN_EVERY) $(if $(WORKERS),-p workers $(WORKERS)) $(if $(SCHEDULER),-p scheduler $(SCHEDULER)) \
+		$(if $(SOURCE),-p source $(SOURCE))
+
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
 	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
@@ -111,11 +121,11 @@ lint: $(STAMP)  ## lint the package, the API entry point and the tests (ruff), t
 nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests), two at a time, one thread each
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
-pytest: $(STAMP)  ## integration, API, job and fault tests
-	$(BIN)/python -m pytest -q tests
+pytest: $(STAMP)  ## integration, API, job and fault tests, on two workers (the tests of one shared database on one)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations 15 tests
 
 test-fast: $(STAMP) lint nbdev-test  ## the edit-run loop: lint, the notebooks and the fast tests (no jobs, servers or benchmarks)
-	$(BIN)/python -m pytest -q -m "not integration" tests
+	$(BIN)/python -m pytest -q -n 2 -m "not integration" tests
 
 readme: $(STAMP)  ## regenerate README.md from nbs/index.ipynb (no network, no Quarto)
 	$(BIN)/python scripts/make_readme.py

@@ -140,7 +140,7 @@ def day_slots(day: dt.date) -> pd.DatetimeIndex:
 # %% ../nbs/00_config.ipynb #2e83952e
 HISTORY_DAYS = 10 * 365     # days of history the jobs keep and train on
 MIN_HISTORY_DAYS = 31       # a training day needs this many days of data before its origin (the 30-day window, plus one)
-MIN_TRAIN_DAYS = 120        # complete days a model needs: up to half of them validate it and calibrate its intervals
+MIN_TRAIN_DAYS = 120        # complete days a model needs: the last ones validate it and calibrate its intervals
 REFRESH_DAYS = 7            # the last complete days downloaded again, for the archive's revisions
 
 # %% ../nbs/00_config.ipynb #56f8447d

@@ -103,9 +103,14 @@ def _m003_prediction_intervals(db: sqlite_utils.Database) -> None:
     for column in ('lower_80', 'upper_80', 'lower_95', 'upper_95'):
         db.execute(f'ALTER TABLE predictions ADD COLUMN {column} REAL')
 
+def _m004_archive_calls(db: sqlite_utils.Database) -> None:
+    db.create_table('archive_calls', {'at': float, 'weight': float}, not_null={'at', 'weight'})
+    db['archive_calls'].create_index(['at'])
+
 MIGRATIONS = [(1, 'initial schema', _m001_initial),
               (2, 'runs: heartbeat, process and host, so that a dead job shows as abandoned', _m002_run_liveness),
-              (3, 'predictions: 80 % and 95 % intervals', _m003_prediction_intervals)]
+              (3, 'predictions: 80 % and 95 % intervals', _m003_prediction_intervals),
+              (4, 'archive_calls: the ledger of the archive call budget the jobs share', _m004_archive_calls)]
 SCHEMA_VERSION = len(MIGRATIONS)   # the version this code reads and writes
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +23,8 @@ from .preprocess import rejection_summary, validate
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ingest', 'missing_ranges', 'ingest_until', 'file_location', 'import_file', 'check_archive', 'ingest_cli',
-           'check_archive_cli']
+__all__ = ['log', 'ARCHIVE_LIMITS', 'ingest', 'missing_ranges', 'ingest_until', 'file_location', 'import_file', 'check_archive',
+           'CallBudget', 'archive_client', 'ingest_cli', 'check_archive_cli']
 
 # %% ../nbs/05_ingest.ipynb #e1361a2b
 def ingest(db: sqlite_utils.Database, location: Location, ranges: list[tuple], client: ArchiveClient | None = None,
@@ -118,6 +119,50 @@ def check_archive(client: ArchiveClient | None = None, location: Location = PARI
     client.get(location, day, day, ['temperature_2m'])
     return f"the Open-Meteo archive at {client.base_url} answers"
 
+# %% ../nbs/05_ingest.ipynb #95995b8f
+ARCHIVE_LIMITS = ((60, 600), (3600, 5_000), (86_400, 10_000))   # (seconds, weighted calls): the free tier's limits
+
+class CallBudget:
+    "The archive's call limits shared by every job of a database: a ledger of the weighted calls charged in the last day."
+    def __init__(self, db: sqlite_utils.Database, limits=ARCHIVE_LIMITS, clock=time.time, sleep=time.sleep):
+        self.db, self.limits, self.clock, self.sleep = db, tuple(limits), clock, sleep
+
+    def wait_for(self, weight: float, now: float) -> float:
+        "Seconds from `now` until `weight` more calls fit in every window of the limits (0: they fit now)."
+        wait = 0.0
+        for span, limit in self.limits:
+            if weight > limit: raise ValueError(f"one request of {weight:.0f} calls exceeds the limit of {limit} per {span} s")
+            rows = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > ? ORDER BY at', [now - span]).fetchall()
+            used = sum(w for _, w in rows)
+            for at, w in rows:   # the oldest calls leave the window first
+                if used + weight <= limit: break
+                used, wait = used - w, max(wait, at + span - now)
+        return wait
+
+    def acquire(self, weight: float, seconds_left: float = float('inf')) -> float:
+        "Charge `weight` calls once they fit, waiting at most `seconds_left`; return the seconds waited."
+        waited = 0.0
+        while True:
+            with transaction(self.db):
+                now = self.clock()
+                wait = self.wait_for(weight, now)
+                if wait <= 0:
+                    self.db.execute('DELETE FROM archive_calls WHERE at <= ?', [now - max(s for s, _ in self.limits)])
+                    self.db.execute('INSERT INTO archive_calls (at, weight) VALUES (?, ?)', [now, weight])
+                    return waited
+            if waited + wait > seconds_left:
+                raise OpenMeteoError(f"the archive's call budget shared by the jobs is spent: {weight:.1f} more calls fit in "
+                                     f"{wait:.0f} s, more than the {max(seconds_left - waited, 0):.0f} s left "
+                                     f"(limits: {', '.join(f'{n:,} per {s} s' for s, n in self.limits)})", status=429)
+            log.warning("archive call budget: waiting %.0f s for room for %.1f calls", wait, weight)
+            self.sleep(wait)
+            waited += wait
+
+# %% ../nbs/05_ingest.ipynb #dbc2f2a4
+def archive_client(db: sqlite_utils.Database, source: str = DEFAULT_SOURCE) -> ArchiveClient:
+    "The archive client of a job writing to `db`: the configured endpoint, `source`, and the database's `CallBudget`."
+    return ArchiveClient(source=source, quota=CallBudget(db))
+
 # %% ../nbs/05_ingest.ipynb #3fc5775d
 @call_parse
 def ingest_cli(date: Param("forecast day D: observations are stored up to D-1", str),
@@ -136,7 +181,7 @@ def ingest_cli(date: Param("forecast day D: observations are stored up to D-1", 
     day, location = parse_day(date), Location(latitude, longitude, city)
     database = connect(db)
     if data_file: report = import_file(database, data_file, location, until=day, utc_offset_seconds=utc_offset_seconds, timezone=timezone)
-    else: report = ingest_until(database, location, day, history_days=history_days, client=ArchiveClient(source=source))
+    else: report = ingest_until(database, location, day, history_days=history_days, client=archive_client(database, source))
     print(f"{location.name}: {report['new']} new and {report['revised']} revised hours stored, {report['rejected']} values "
           f"rejected; last observation {report['last_observation']}")
 

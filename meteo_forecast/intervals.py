@@ -20,9 +20,9 @@ from .models import Forecaster, History
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEVELS', 'CALIBRATION_DAYS', 'MIN_FIT_DAYS', 'MIN_CALIBRATION_DAYS', 'ADAPT_RATE', 'ADAPT_DAYS',
-           'conformal_quantile', 'fit_scale', 'scale_at', 'interval_columns', 'Intervals', 'calibration_split',
-           'calibrate', 'fit_calibrated', 'adapted_levels', 'adaptive_bounds']
+__all__ = ['log', 'LEVELS', 'CALIBRATION_DAYS', 'MIN_FIT_DAYS', 'MIN_CALIBRATION_DAYS', 'VALIDATION_DAYS', 'ADAPT_RATE',
+           'ADAPT_DAYS', 'conformal_quantile', 'fit_scale', 'scale_at', 'interval_columns', 'Intervals',
+           'calibration_split', 'calibrate', 'fit_calibrated', 'adapted_levels', 'adaptive_bounds']
 
 # %% ../nbs/10_intervals.ipynb #045ecffc
 LEVELS = (0.8, 0.95)
@@ -101,11 +101,12 @@ class Intervals:
 # %% ../nbs/10_intervals.ipynb #3d721aa1
 MIN_FIT_DAYS = 365      # intervals need a held-out copy fitted on at least a year of days
 MIN_CALIBRATION_DAYS = 30
+VALIDATION_DAYS = 60    # the days that validate a model with too few days for intervals (at most half of them)
 
 def calibration_split(n_days: int, calibration_days: int = CALIBRATION_DAYS) -> int:
-    "How many of `n_days` training days (the last ones) are held out: at most `calibration_days`, leaving a year to fit on if possible, else half."
+    "How many of `n_days` training days (the last ones) are held out: at most `calibration_days`, leaving a year to fit on if possible, else `VALIDATION_DAYS` (at most half)."
     if n_days - MIN_FIT_DAYS >= MIN_CALIBRATION_DAYS: return min(calibration_days, n_days - MIN_FIT_DAYS)
-    return min(calibration_days, n_days // 2)
+    return min(calibration_days, VALIDATION_DAYS, n_days // 2)
 
 def calibrate(make: Callable[[], Forecaster], history: History, days,
               calibration_days: int = CALIBRATION_DAYS) -> tuple[Intervals | None, pd.DataFrame, pd.DataFrame]:

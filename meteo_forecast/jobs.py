@@ -27,7 +27,7 @@ from .config import (HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, jo
                                    setup_logging)
 from .db import (abandoned_runs, connect, hourly_observations, insert_row, now_iso, replace_predictions,
                                to_json, transaction, update_row)
-from .ingest import import_file, ingest_until
+from .ingest import archive_client, import_file, ingest_until
 from .models import History, load_model, register_model, saved_model, sweep_staged
 from .openmeteo import DEFAULT_SOURCE, ArchiveClient
 from .intervals import ADAPT_DAYS
@@ -274,7 +274,7 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
             targets = [first + dt.timedelta(days=k) for k in range(n)]
             location, mode = job_location(latitude, longitude, city), _retrain_mode(retrain)
             name, data_file = make_model(model).name, Path(data_file) if data_file else None
-            client = client or (None if data_file else ArchiveClient(source=source))
+            client = client or (None if data_file else archive_client(database, source))
         loc_id, history, gap = observe(run, database, location, first, data_file, history_days, client,
                                        utc_offset_seconds=utc_offset_seconds, timezone=timezone)
         results = [_predict_day(run, database, loc_id, location, history, day, gap + 24 * k, name, mode, max_model_age_days,
@@ -306,7 +306,7 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
             end = job_day(train_end, 'train_end') if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
             location, day = job_location(latitude, longitude, city), end + dt.timedelta(days=1)
             data_file, gap_hours = Path(data_file) if data_file else None, None if gap_hours is None else int(gap_hours)
-            client = client or (None if data_file else ArchiveClient(source=source))
+            client = client or (None if data_file else archive_client(database, source))
             make_model(model)
         loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client, gap_hours,
                                        utc_offset_seconds, timezone)
@@ -321,8 +321,9 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
 def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
              city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
              retrain_every: int = 7, history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, keep_going: bool = True,
-             progress: bool = True, db=None, registry: Path | None = None, client: ArchiveClient | None = None) -> pd.DataFrame:
-    "Run the predict job for each day from `start` to `end` (inclusive), retraining every `retrain_every` days."
+             progress: bool = True, db=None, registry: Path | None = None, client: ArchiveClient | None = None,
+             on_day=None) -> pd.DataFrame:
+    "Run the predict job for each day from `start` to `end` (inclusive), retraining every `retrain_every` days; `on_day(row)` hears of each."
     params = dict(start=str(start), end=str(end), latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, model=model, retrain_every=retrain_every,
                   history_days=history_days, source=source)
@@ -335,7 +336,7 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
                 raise ValueError(f"{first}..{last} is {(last - first).days + 1} days; a backfill forecasts at most "
                                  f"{MAX_BACKFILL_DAYS} days: split the range")
             retrain_every = _count(retrain_every, 'retrain_every', 1, MAX_BACKFILL_DAYS)
-            client = client or (None if data_file else ArchiveClient(source=source))
+            client = client or (None if data_file else archive_client(database, source))
         days = pd.date_range(first, last, freq='D').date
         bar = tqdm(days, desc=f'backfill {city}', unit='day', disable=not progress)
         for day in bar:
@@ -355,6 +356,7 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
                 row['seconds'] = round(time.perf_counter() - t0, 2)
                 info.update({k: row[k] for k in ('status', 'run_id', 'model_id', 'trained')})
             rows.append(row)
+            if on_day is not None: on_day(row)
             bar.set_postfix(day=str(day), model=row['model_id'], trained=row['trained'])
         failed = [r for r in rows if r['status'] == 'failed']
         if failed:
@@ -373,9 +375,14 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
                  retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,
                  history_days: Param("days of history to train on", int) = HISTORY_DAYS,
                  source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,
+                 cities: Param("CSV list of places (name, latitude, longitude[, data_file]), run in parallel on Dask "
+                               "instead of the one place", str) = None,
+                 workers: Param("with --cities: worker processes of the local Dask cluster (default: the cores)", int) = None,
+                 scheduler: Param("with --cities: address of a running Dask scheduler, e.g. tcp://host:8786", str) = None,
                  db: Param("database (default env METEO_FORECAST_DB)", str) = None):
-    "Forecast every day from `start` to `end` with the predict job, retraining every `retrain_every` days."
+    "Forecast every day from `start` to `end` with the predict job, retraining every `retrain_every` days; one place or a list."
     setup_logging()
+    if cities: return _backfill_cities(cities, start, end, model, retrain_every, history_days, source, workers, scheduler, db)
     try: table = backfill(start, end, latitude, longitude, city, data_file, model, retrain_every, history_days, source, db=db)
     except (ValueError, Terminated) as e: raise SystemExit(f"error: {e}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
@@ -384,3 +391,14 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
     print(f"{len(table) - n_failed} of {len(table)} days forecast in {table.seconds.sum() if len(table) else 0:.1f} s; "
           f"{int(table.trained.sum()) if len(table) else 0} models trained")
     if n_failed or not len(table): raise SystemExit(1)
+
+def _backfill_cities(path, start, end, model, retrain_every, history_days, source, workers, scheduler, db):
+    from meteo_forecast.cities import read_cities, run_cities   # Dask is loaded only for a list of places
+    try: table = run_cities(read_cities(path), start, end, model, retrain_every, history_days, source, workers, scheduler, db)
+    except (ValueError, FileNotFoundError) as e: raise SystemExit(f"error: {e}")
+    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
+        print(table.to_string(index=False))
+    n_failed = int((table.status == 'failed').sum())
+    print(f"{len(table) - n_failed} of {len(table)} cities forecast for {start}..{end}; "
+          f"{int(table.models_trained.sum())} models trained")
+    if n_failed: raise SystemExit(1)

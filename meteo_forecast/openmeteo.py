@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SOURCES', 'DEFAULT_SOURCE', 'OpenMeteoError', 'to_standard_units', 'hourly_frame', 'utc_offset', 'grid_info',
-           'parse_response', 'read_export', 'Source', 'year_chunks', 'rate_limit_wait', 'ArchiveClient',
+           'parse_response', 'read_export', 'Source', 'year_chunks', 'rate_limit_wait', 'call_weight', 'ArchiveClient',
            'unreachable_message']
 
 # %% ../nbs/01_openmeteo.ipynb #57fba2c1
@@ -249,6 +249,11 @@ def rate_limit_wait(reason: str | None, retry_after: str | None = None) -> float
     if 'tomorrow' in r or 'daily' in r or 'day' in r: return 86400.0
     return None
 
+# %% ../nbs/01_openmeteo.ipynb #444542c2
+def call_weight(n_days: int, n_variables: int) -> float:
+    "How many calls the archive counts for one request of `n_variables` hourly variables over `n_days` days."
+    return max(n_variables / 10, 1.0) * max(n_days / 14, 1.0)
+
 # %% ../nbs/01_openmeteo.ipynb #495f3e7e
 class ArchiveClient:
     "Client of the Open-Meteo archive API: a source, chunked downloads, bounded waits, retries, rate-limit waits."
@@ -262,6 +267,7 @@ class ArchiveClient:
                  backoff: float = 1.0,  # backoff factor: waits 2, 4, 8 ... seconds between retries
                  max_wait: float = 120.0,  # longest 429 wait worth blocking for, seconds
                  rate_limit_waits: int = 3,  # 429 waits before giving up
+                 quota=None,  # a shared call budget charged before each request: `quota.acquire(weight, seconds_left)`
                  sleep=time.sleep,  # how to wait (tests pass a recorder)
                  clock=time.monotonic):  # how to measure the deadlines
         if source not in SOURCES: raise ValueError(f"unknown source {source!r}; choose one of {sorted(SOURCES)}")
@@ -271,6 +277,7 @@ class ArchiveClient:
         self.deadline = float(deadline or settings.request_deadline)
         self.budget = float(budget or settings.download_budget)
         self.max_wait, self.rate_limit_waits, self.sleep, self.clock = max_wait, rate_limit_waits, sleep, clock
+        self.quota = quota
         self.session = requests.Session()   # no urllib3 retries: every retry and wait is counted below
         self.session.headers['User-Agent'] = 'meteo_forecast (+https://github.com/meteo-forecast/meteo_forecast)'
 
@@ -342,8 +349,10 @@ def get(self: ArchiveClient, location: Location, start: dt.date, end: dt.date, v
             raise OpenMeteoError(f"the download of {span} from {self.base_url} did not finish within its budget of "
                                  f"{self.budget:.0f} s (METEO_FORECAST_DOWNLOAD_BUDGET): {why}")
         self.sleep(seconds)
+    weight = call_weight((end - start).days + 1, len(list(variables)))
     while True:
         try:
+            if self.quota is not None: self.quota.acquire(weight, until - self.clock())
             status, headers, body = self._fetch(params, min(until, self.clock() + self.deadline))
             if status in (500, 502, 503, 504):
                 raise _Transient(f"HTTP {status}: {_reason(body) or body[:200].decode('utf-8', 'replace')}")

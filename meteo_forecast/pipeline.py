@@ -79,7 +79,7 @@ def training_days(history: History, train_end: pd.Timestamp, gap_hours: int = 0,
 # %% ../nbs/11_pipeline.ipynb #38bf62b9
 def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
                 calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> tuple[Forecaster, dict]:
-    """Validate on the last `calibration_days` training days (at most half) and calibrate the intervals on them, then fit
+    """Validate on the last training days (`calibration_split`: a year when there are two) and calibrate the intervals on them, then fit
     on all days up to `train_end`; return the model, with its `intervals_`, and the metrics."""
     history = history.until(train_end + pd.Timedelta(days=1))
     days = training_days(history, train_end, gap_hours, max_days)

@@ -10,6 +10,13 @@ from meteo_forecast.db import connect
 from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.standin import ArchiveStandIn
 
+def pytest_collection_modifyitems(items):
+    "Under pytest-xdist (`make pytest` runs two workers), the tests of one expensive database share a worker, so it is built once."
+    for item in items:
+        group = next((g for g in ('month', 'predicted') if g in getattr(item, 'fixturenames', ())), None)
+        if group: item.add_marker(pytest.mark.xdist_group(group))
+
+
 PARIS_T = 'paris_2014-2024_temperature_2m.csv'
 PARIS_MULTI = 'paris_2020-2024_multivariate.csv'
 TODAY = dt.date(2026, 11, 22)

@@ -140,7 +140,7 @@ class ModelSummary(BaseModel):
     gap_hours: int | None = Field(description='hours between the end of the data and the forecast day it is trained for')
     train_start: dt.datetime | None = Field(description=f'first training day, {UTC_TIME}')
     train_end: dt.datetime | None = Field(description=f'last training day, {UTC_TIME}')
-    validation_mae: float | None = Field(description='MAE over its last training year (at most half its days), forecast as in production, °C')
+    validation_mae: float | None = Field(description='MAE over its last training year (or its last 60 days when it had too few for intervals), forecast as in production, °C')
     created_at: dt.datetime
     run_id: int | None = Field(description='the job run that trained it')
 
