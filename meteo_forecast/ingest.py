@@ -154,7 +154,7 @@ class CallBudget:
                 raise OpenMeteoError(f"the archive's call budget shared by the jobs is spent: {weight:.1f} more calls fit in "
                                      f"{wait:.0f} s, more than the {max(seconds_left - waited, 0):.0f} s left "
                                      f"(limits: {', '.join(f'{n:,} per {s} s' for s, n in self.limits)})", status=429)
-            log.warning("archive call budget: waiting %.0f s for room for %.1f calls", wait, weight)
+            log.warning("archive call budget: waiting %.1f s for room for %.1f calls", wait, weight)
             self.sleep(wait)
             waited += wait
 
