@@ -10,6 +10,7 @@ from meteo_forecast.db import connect
 from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.standin import ArchiveStandIn
 
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     "Under pytest-xdist (`make pytest` runs two workers), the tests of one expensive database share a worker, so it is built once."
     for item in items:
