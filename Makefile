@@ -43,7 +43,7 @@ JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)"
 	$(if $(UTC_OFFSET_SECONDS),-p utc_offset_seconds $(UTC_OFFSET_SECONDS)) $(if $(SOURCE),-p source $(SOURCE))
 
 .PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill cities backtest replay monitor api datasette serve
+	predict train backfill cities backtest replay scale monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -94,6 +94,11 @@ cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of C
 	$(BIN)/papermill nbs/cities.ipynb $(RUNS)/cities-$(DATE).ipynb -p cities "$(CITIES)" -p start $(DATE) $(if $(END),-p end $(END)) \
 		-p retrain_every $(RETRAIN_EVERY) $(if $(WORKERS),-p workers $(WORKERS)) $(if $(SCHEDULER),-p scheduler $(SCHEDULER)) \
 		$(if $(SOURCE),-p source $(SOURCE))
+
+scale: $(STAMP)  ## storage and serving benchmark: SCALE_CITIES x SCALE_YEARS (default 50 x 10, curve 1,10) -> runs/scale_results.json
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill nbs/scale.ipynb $(RUNS)/scale.ipynb -p cities $(or $(SCALE_CITIES),50) -p years $(or $(SCALE_YEARS),10) \
+		-p results_path $(RUNS)/scale_results.json
 
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
 	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))

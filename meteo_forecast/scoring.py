@@ -15,8 +15,8 @@ from .config import SLOT_HOURS
 from .features import SLOT_COLUMNS
 
 # %% auto #0
-__all__ = ['SEASONS', 'INTERVAL_COLUMNS', 'COMPARISON_SQL', 'scores', 'season_of', 'interval_scores', 'day_bounds',
-           'forecasts_vs_observed', 'comparison_summary']
+__all__ = ['SEASONS', 'INTERVAL_COLUMNS', 'COMPARISON_SQL', 'scores', 'season_of', 'interval_scores', 'location_filter',
+           'day_bounds', 'forecasts_vs_observed', 'comparison_summary']
 
 # %% ../nbs/07_scoring.ipynb #1d2431ad
 def scores(predicted: pd.DataFrame, observed: pd.DataFrame) -> dict:
@@ -61,9 +61,13 @@ INTERVAL_COLUMNS = ['lower_80', 'upper_80', 'lower_95', 'upper_95']   # °C, of 
 COMPARISON_SQL = """SELECT p.location_id, l.name AS city, p.model_id, m.name AS model, p.target_time, p.predicted,
   p.lower_80, p.upper_80, p.lower_95, p.upper_95, p.horizon_hours, p.data_until, p.issued_at, p.run_id {extra}
 FROM predictions p JOIN models m ON m.id = p.model_id JOIN locations l ON l.id = p.location_id {join}
-WHERE p.target_time >= :first AND p.target_time <= :last
-  AND (:loc IS NULL OR p.location_id = :loc) AND (:model IS NULL OR m.name = :model) AND (:model_id IS NULL OR p.model_id = :model_id)
+WHERE {location} AND p.target_time >= :first AND p.target_time <= :last
+  AND (:model IS NULL OR m.name = :model) AND (:model_id IS NULL OR p.model_id = :model_id)
 ORDER BY p.location_id, m.name, p.target_time"""
+
+def location_filter(column: str, location_id: int | None) -> str:
+    "The SQL condition on `column` for one location (`= :loc`, which the tables' (location_id, time) keys serve) or for all."
+    return 'TRUE' if location_id is None else f'{column} = :loc'
 
 def day_bounds(start: dt.date, end: dt.date) -> dict:
     "The stored-time bounds `first`, `last` of the days `start`..`end` (no date arithmetic: any valid date works)."
@@ -73,7 +77,7 @@ def day_bounds(start: dt.date, end: dt.date) -> dict:
 def forecasts_vs_observed(conn: sqlite3.Connection, start: dt.date, end: dt.date, location_id: int | None = None,
                           model: str | None = None, model_id: int | None = None) -> list[dict]:
     "Forecasts of the days `start`..`end` with the observed 3-hour mean of their slot (None if not stored) and the error."
-    cur = conn.execute(COMPARISON_SQL.format(extra=', o.temperature_2m AS observed',
+    cur = conn.execute(COMPARISON_SQL.format(extra=', o.temperature_2m AS observed', location=location_filter('p.location_id', location_id),
                                              join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time'),
                        {**day_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})
     names = [d[0] for d in cur.description]

@@ -20,7 +20,7 @@ from .schemas import (DayPredictions, Health, ModelDetail, ModelSummary, Observa
                                         ObservedPredictions, Problem, Summary)
 from ..config import HOURLY_VARIABLES, UNITS, app_version
 from ..db import abandoned_runs
-from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed
+from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, location_filter
 
 # %% auto #0
 __all__ = ['forecasts', 'observations', 'models', 'service', 'ROUTERS', 'get_predictions', 'get_predictions_observed',
@@ -38,7 +38,7 @@ def get_predictions(db: Db, where: LocationFilter,
                     include_inputs: Annotated[bool, Query(description='add the explanatory values of each forecast')] = False):
     "The 8 forecasts (00, 03, …, 21 h UTC) of a day, for each location and model that has them."
     location_id = find_location(db, where)
-    sql = COMPARISON_SQL.format(extra=', p.inputs' if include_inputs else '', join='')
+    sql = COMPARISON_SQL.format(extra=', p.inputs' if include_inputs else '', join='', location=location_filter('p.location_id', location_id))
     rows = [dict(r) for r in db.execute(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id})]
     if not rows: raise HTTPException(404, f"no forecasts stored for {date}" + filters_text(location_id, model, model_id))
     for r in rows:
@@ -75,8 +75,8 @@ def get_observations(db: Db, where: LocationFilter, days: Period,
     location_id = find_location(db, where)
     table = 'observations_3h' if step == '3h' else 'observations'
     rows = [dict(r) for r in db.execute(
-        f"SELECT location_id, time, {', '.join(HOURLY_VARIABLES)} FROM {table} WHERE time >= :first AND time <= :last "
-        "AND (:loc IS NULL OR location_id = :loc) ORDER BY location_id, time", {**day_bounds(start, end), 'loc': location_id})]
+        f"SELECT location_id, time, {', '.join(HOURLY_VARIABLES)} FROM {table} WHERE {location_filter('location_id', location_id)} "
+        "AND time >= :first AND time <= :last ORDER BY location_id, time", {**day_bounds(start, end), 'loc': location_id})]
     if not rows: raise HTTPException(404, f"no observations stored from {start} to {end}" + filters_text(location_id, None, None))
     note(f"{len(rows)} observations")
     return {'start': start, 'end': end, 'step': step, 'count': len(rows), 'units': UNITS, 'observations': rows}
