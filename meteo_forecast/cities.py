@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .config import HISTORY_DAYS, Location, db_url, job_day, registry_dir, setup_logging
-from .jobs import MAX_BACKFILL_DAYS, backfill
+from .config import HISTORY_DAYS, Location, db_url, registry_dir, setup_logging
+from .jobs import backfill, backfill_range
 from .openmeteo import DEFAULT_SOURCE
 from .pipeline import DEFAULT_ALGORITHM
 
@@ -60,6 +60,11 @@ def read_cities(path: str | Path) -> list[City]:
 # %% ../nbs/18_cities.ipynb #505cbd75
 DAY_TOPIC = 'meteo-days'   # the Dask event topic of the finished days
 
+def _day_text(d: dict) -> str:
+    "One line for a finished day of a city (an event of `DAY_TOPIC`)."
+    return (f"{d['city']} {d['date']}: {d['status']} in {d['seconds']:.1f} s" + (', model trained' if d['trained'] else '')
+            + (f" ({d['error']})" if d['error'] else ''))
+
 def _report_day(city: str, row: dict) -> None:
     event = {'city': city, 'date': str(row['date']), 'status': row['status'], 'seconds': row['seconds'],
              'trained': bool(row['trained']), 'error': row['error']}
@@ -67,19 +72,18 @@ def _report_day(city: str, row: dict) -> None:
         from distributed import get_worker
         get_worker().log_event(DAY_TOPIC, event)
     except (ImportError, ValueError):   # not on a Dask worker
-        log.info("%s %s: %s in %.1f s%s", city, event['date'], event['status'], event['seconds'],
-                 f" ({event['error']})" if event['error'] else '')
+        log.info("%s", _day_text(event))
 
 def city_backfill(city: City, start: str, end: str, model: str = DEFAULT_ALGORITHM, retrain_every: int = 7,
                   history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, db: str | None = None,
-                  registry: str | None = None) -> dict:
+                  registry: Path | None = None) -> dict:
     "Backfill `start`..`end` for one city; its summary row (status, days, failures, timing), never an exception."
     setup_logging()
     t0, loc = time.perf_counter(), city.location
     row = {'city': city.name, 'latitude': loc.latitude, 'longitude': loc.longitude}
     try:
         table = backfill(start, end, loc.latitude, loc.longitude, loc.name, city.data_file, model, retrain_every,
-                         history_days, source, progress=False, db=db, registry=Path(registry) if registry else None,
+                         history_days, source, progress=False, db=db, registry=registry,
                          on_day=lambda r: _report_day(city.name, r))
         failed = table[table.status == 'failed']
         row.update(status='failed' if len(failed) else 'succeeded', days=len(table), failed_days=len(failed),
@@ -97,22 +101,16 @@ def run_cities(cities: list[City], start: str, end: str, model: str = DEFAULT_AL
                progress: bool = True) -> pd.DataFrame:
     "Backfill `start`..`end` for every city in parallel on Dask: one summary row per city, in the list's order."
     from distributed import Client, LocalCluster, as_completed
-    first, last = job_day(start, 'start'), job_day(end, 'end')
-    if last < first: raise ValueError(f"end {last} is before start {first}")
-    if (last - first).days + 1 > MAX_BACKFILL_DAYS:
-        raise ValueError(f"{first}..{last} is {(last - first).days + 1} days; at most {MAX_BACKFILL_DAYS}: split the range")
+    first, last = backfill_range(start, end)
     if not cities: raise ValueError("no city to run")
-    db, registry = str(db or db_url()), str(registry or registry_dir())
+    db, registry = str(db or db_url()), Path(registry or registry_dir())
     cluster = None
     if scheduler: client = Client(scheduler, timeout='30s')
     else:
         n = max(1, min(workers or os.cpu_count() or 1, len(cities)))
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
-    def heard(event):
-        _, d = event
-        log.info("%s %s: %s in %.1f s%s%s", d['city'], d['date'], d['status'], d['seconds'],
-                 ', model trained' if d['trained'] else '', f" ({d['error']})" if d['error'] else '')
+    def heard(event): log.info("%s", _day_text(event[1]))
     try:
         client.subscribe_topic(DAY_TOPIC, heard)
         log.info("%d cities, %s..%s, on %s", len(cities), first, last, scheduler or f"a local cluster of {n} workers")

@@ -126,13 +126,15 @@ class CallBudget:
     "The archive's call limits shared by every job of a database: a ledger of the weighted calls charged in the last day."
     def __init__(self, db: sqlite_utils.Database, limits=ARCHIVE_LIMITS, clock=time.time, sleep=time.sleep):
         self.db, self.limits, self.clock, self.sleep = db, tuple(limits), clock, sleep
+        self.horizon = max(span for span, _ in self.limits)   # the longest window: older calls are forgotten
 
     def wait_for(self, weight: float, now: float) -> float:
         "Seconds from `now` until `weight` more calls fit in every window of the limits (0: they fit now)."
+        calls = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > ? ORDER BY at', [now - self.horizon]).fetchall()
         wait = 0.0
         for span, limit in self.limits:
             if weight > limit: raise ValueError(f"one request of {weight:.0f} calls exceeds the limit of {limit} per {span} s")
-            rows = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > ? ORDER BY at', [now - span]).fetchall()
+            rows = [(at, w) for at, w in calls if at > now - span]
             used = sum(w for _, w in rows)
             for at, w in rows:   # the oldest calls leave the window first
                 if used + weight <= limit: break
@@ -147,7 +149,7 @@ class CallBudget:
                 now = self.clock()
                 wait = self.wait_for(weight, now)
                 if wait <= 0:
-                    self.db.execute('DELETE FROM archive_calls WHERE at <= ?', [now - max(s for s, _ in self.limits)])
+                    self.db.execute('DELETE FROM archive_calls WHERE at <= ?', [now - self.horizon])
                     self.db.execute('INSERT INTO archive_calls (at, weight) VALUES (?, ?)', [now, weight])
                     return waited
             if waited + wait > seconds_left:

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'freshest_train_end', 'find_model',
-           'job_location', 'job_database', 'bring_observations', 'load_history', 'observe', 'train_and_register',
-           'predict_job', 'train_job', 'backfill', 'backfill_cli']
+           'job_location', 'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe',
+           'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -173,6 +173,15 @@ def _count(value, name: str, low: int, high: int) -> int:
     n = int(value)
     if not low <= n <= high: raise ValueError(f"{name} must be between {low} and {high}, got {n}")
     return n
+
+def backfill_range(start, end) -> tuple[dt.date, dt.date]:
+    "The first and last day of a backfill's `start`..`end`, checked: in order, and at most `MAX_BACKFILL_DAYS` days."
+    first, last = job_day(start, 'start'), job_day(end, 'end')
+    if last < first: raise ValueError(f"end {last} is before start {first}")
+    if (last - first).days + 1 > MAX_BACKFILL_DAYS:
+        raise ValueError(f"{first}..{last} is {(last - first).days + 1} days; a backfill forecasts at most "
+                         f"{MAX_BACKFILL_DAYS} days: split the range")
+    return first, last
 
 @contextmanager
 def job_database(db=None) -> Iterator[sqlite_utils.Database]:
@@ -330,11 +339,7 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
     rows = []
     with job_database(db) as database, Run(database, 'backfill', params) as run:
         with run.step('parameters'):
-            first, last = job_day(start, 'start'), job_day(end, 'end')
-            if last < first: raise ValueError(f"end {last} is before start {first}")
-            if (last - first).days + 1 > MAX_BACKFILL_DAYS:
-                raise ValueError(f"{first}..{last} is {(last - first).days + 1} days; a backfill forecasts at most "
-                                 f"{MAX_BACKFILL_DAYS} days: split the range")
+            first, last = backfill_range(start, end)
             retrain_every = _count(retrain_every, 'retrain_every', 1, MAX_BACKFILL_DAYS)
             client = client or (None if data_file else archive_client(database, source))
         days = pd.date_range(first, last, freq='D').date
@@ -385,19 +390,21 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
     if cities: return _backfill_cities(cities, start, end, model, retrain_every, history_days, source, workers, scheduler, db)
     try: table = backfill(start, end, latitude, longitude, city, data_file, model, retrain_every, history_days, source, db=db)
     except (ValueError, Terminated) as e: raise SystemExit(f"error: {e}")
-    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
-        print(table.to_string(index=False))
+    _print_table(table)
     n_failed = int((table.status == 'failed').sum()) if len(table) else 0
     print(f"{len(table) - n_failed} of {len(table)} days forecast in {table.seconds.sum() if len(table) else 0:.1f} s; "
           f"{int(table.trained.sum()) if len(table) else 0} models trained")
     if n_failed or not len(table): raise SystemExit(1)
 
+def _print_table(table: pd.DataFrame) -> None:
+    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
+        print(table.to_string(index=False))
+
 def _backfill_cities(path, start, end, model, retrain_every, history_days, source, workers, scheduler, db):
     from meteo_forecast.cities import read_cities, run_cities   # Dask is loaded only for a list of places
     try: table = run_cities(read_cities(path), start, end, model, retrain_every, history_days, source, workers, scheduler, db)
     except (ValueError, FileNotFoundError) as e: raise SystemExit(f"error: {e}")
-    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
-        print(table.to_string(index=False))
+    _print_table(table)
     n_failed = int((table.status == 'failed').sum())
     print(f"{len(table) - n_failed} of {len(table)} cities forecast for {start}..{end}; "
           f"{int(table.models_trained.sum())} models trained")
