@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ['DEFAULT_DB', 'DEFAULT_ARCHIVE_URL', 'DEFAULT_REGISTRY', 'TARGET', 'EXOGENOUS', 'HOURLY_VARIABLES', 'UNITS',
            'LEGACY_NAMES', 'SLOT_HOURS', 'SLOTS_PER_DAY', 'ISO_UTC', 'FIRST_DAY', 'MAX_DAYS_AHEAD', 'HISTORY_DAYS',
            'MIN_HISTORY_DAYS', 'MIN_TRAIN_DAYS', 'REFRESH_DAYS', 'PARIS', 'LOG_FORMAT', 'Settings', 'db_url',
-           'archive_url', 'registry_dir', 'sqlite_path', 'app_version', 'canonical_name', 'utc', 'iso', 'parse_day',
-           'job_day', 'day_start', 'day_slots', 'Location', 'repo_root', 'sample_path', 'setup_logging']
+           'archive_url', 'registry_dir', 'backend', 'display_url', 'sqlite_path', 'app_version', 'canonical_name',
+           'utc', 'iso', 'parse_day', 'job_day', 'day_start', 'day_slots', 'Location', 'repo_root', 'sample_path',
+           'setup_logging']
 
 # %% ../nbs/00_config.ipynb #24d107a8
 DEFAULT_DB = 'data/meteo.db'
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
 
 # %% ../nbs/00_config.ipynb #ef71c812
 def db_url() -> str:
-    "Database location from `METEO_FORECAST_DB`: a SQLite file path (default `data/meteo.db`)."
+    "Database location from `METEO_FORECAST_DB`: a SQLite file path (default `data/meteo.db`) or a PostgreSQL URL."
     return Settings().database
 
 # %% ../nbs/00_config.ipynb #7790674e
@@ -58,12 +60,19 @@ def registry_dir() -> Path:
     return Settings().registry
 
 # %% ../nbs/00_config.ipynb #f458eeaf
+def backend(url: str) -> str:
+    "Which engine a database location names: `postgresql` for a `postgresql://` (or `postgres://`) URL, else `sqlite`."
+    return 'postgresql' if str(url).startswith(('postgresql://', 'postgres://', 'postgresql+psycopg://')) else 'sqlite'
+
+def display_url(url: str) -> str:
+    "A database location fit for a log line or an answer: a URL without its password."
+    return re.sub(r'://([^:/@]+):[^@/]*@', r'://\1:***@', str(url))
+
 def sqlite_path(url: str) -> Path:
-    "The file of a SQLite database location (a path or a `sqlite:///` URL); a clear error for other URLs."
-    if url.startswith(('postgresql://', 'postgres://')):
-        raise NotImplementedError(f"PostgreSQL is not supported yet ({url.split('@')[-1]}); "
-                                  "set METEO_FORECAST_DB to a SQLite file path")
-    return Path(url.removeprefix('sqlite:///'))
+    "The file of a SQLite database location (a path or a `sqlite:///` URL); a clear error for a PostgreSQL URL."
+    if backend(url) == 'postgresql':
+        raise ValueError(f"{display_url(url)} is a PostgreSQL database, not a SQLite file")
+    return Path(str(url).removeprefix('sqlite:///'))
 
 # %% ../nbs/00_config.ipynb #f57867d1
 def app_version() -> str:

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import sqlite_utils
 from fastcore.script import Param, call_parse
 
 from .config import HISTORY_DAYS, HOURLY_VARIABLES, PARIS, REFRESH_DAYS, Location, day_start, parse_day, setup_logging
-from .db import (last_observation, location_id, observed_days, store_observations,
-                               transaction, upsert_location)
+from .db import (CALL_BUDGET_LOCK, Database, last_observation, location_id, observed_days,
+                               store_observations, transaction, upsert_location)
 from .openmeteo import DEFAULT_SOURCE, ArchiveClient, OpenMeteoError, read_export
 from .preprocess import rejection_summary, validate
 
@@ -27,7 +26,7 @@ __all__ = ['log', 'ARCHIVE_LIMITS', 'ingest', 'missing_ranges', 'ingest_until', 
            'CallBudget', 'archive_client', 'ingest_cli', 'check_archive_cli']
 
 # %% ../nbs/05_ingest.ipynb #e1361a2b
-def ingest(db: sqlite_utils.Database, location: Location, ranges: list[tuple], client: ArchiveClient | None = None,
+def ingest(db: Database, location: Location, ranges: list[tuple], client: ArchiveClient | None = None,
            progress: bool = True) -> dict:
     "Download the day `ranges` [(start, end), ...] for `location` and store them in one transaction."
     client = client or ArchiveClient()
@@ -52,7 +51,7 @@ def _log_rejected(report: dict, what: str, location: Location) -> None:
                     '; '.join(report['rejected_examples']))
 
 # %% ../nbs/05_ingest.ipynb #d6876b1a
-def missing_ranges(db: sqlite_utils.Database, location_id: int | None, start: dt.date, end: dt.date,
+def missing_ranges(db: Database, location_id: int | None, start: dt.date, end: dt.date,
                    refresh_days: int = REFRESH_DAYS, merge_gap_days: int = 7) -> list[tuple[dt.date, dt.date]]:
     "Inclusive day ranges of `start`..`end` to download: incomplete days plus the `refresh_days` last complete ones."
     if end < start: return []
@@ -68,7 +67,7 @@ def missing_ranges(db: sqlite_utils.Database, location_id: int | None, start: dt
     return ranges
 
 # %% ../nbs/05_ingest.ipynb #e554aabc
-def ingest_until(db: sqlite_utils.Database, location: Location, day: dt.date, history_days: int = HISTORY_DAYS,
+def ingest_until(db: Database, location: Location, day: dt.date, history_days: int = HISTORY_DAYS,
                  refresh_days: int = REFRESH_DAYS, client: ArchiveClient | None = None, progress: bool = True,
                  today: dt.date | None = None) -> dict:
     "Download what the database lacks of the `history_days` days before `day` (never `day` itself) and store it."
@@ -93,7 +92,7 @@ def file_location(df: pd.DataFrame, path: Path, location: Location | None, max_d
                          f"{location.name} ({location.latitude}, {location.longitude})")
     return location
 
-def import_file(db: sqlite_utils.Database, path: str | Path, location: Location | None = None,
+def import_file(db: Database, path: str | Path, location: Location | None = None,
                 until: dt.date | None = None, max_distance: float = 0.5, utc_offset_seconds: int | None = None,
                 timezone: str | None = None) -> dict:
     "Store the good hours of an Open-Meteo file (before the day `until`, if given) for `location`, in one transaction."
@@ -124,13 +123,13 @@ ARCHIVE_LIMITS = ((60, 600), (3600, 5_000), (86_400, 10_000))   # (seconds, weig
 
 class CallBudget:
     "The archive's call limits shared by every job of a database: a ledger of the weighted calls charged in the last day."
-    def __init__(self, db: sqlite_utils.Database, limits=ARCHIVE_LIMITS, clock=time.time, sleep=time.sleep):
+    def __init__(self, db: Database, limits=ARCHIVE_LIMITS, clock=time.time, sleep=time.sleep):
         self.db, self.limits, self.clock, self.sleep = db, tuple(limits), clock, sleep
         self.horizon = max(span for span, _ in self.limits)   # the longest window: older calls are forgotten
 
     def wait_for(self, weight: float, now: float) -> float:
         "Seconds from `now` until `weight` more calls fit in every window of the limits (0: they fit now)."
-        calls = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > ? ORDER BY at', [now - self.horizon]).fetchall()
+        calls = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > :since ORDER BY at', {'since': now - self.horizon}).fetchall()
         wait = 0.0
         for span, limit in self.limits:
             if weight > limit: raise ValueError(f"one request of {weight:.0f} calls exceeds the limit of {limit} per {span} s")
@@ -145,12 +144,12 @@ class CallBudget:
         "Charge `weight` calls once they fit, waiting at most `seconds_left`; return the seconds waited."
         waited = 0.0
         while True:
-            with transaction(self.db):
+            with transaction(self.db, lock=CALL_BUDGET_LOCK):
                 now = self.clock()
                 wait = self.wait_for(weight, now)
                 if wait <= 0:
-                    self.db.execute('DELETE FROM archive_calls WHERE at <= ?', [now - self.horizon])
-                    self.db.execute('INSERT INTO archive_calls (at, weight) VALUES (?, ?)', [now, weight])
+                    self.db.execute('DELETE FROM archive_calls WHERE at <= :since', {'since': now - self.horizon})
+                    self.db.execute('INSERT INTO archive_calls (at, weight) VALUES (:at, :weight)', {'at': now, 'weight': weight})
                     return waited
             if waited + wait > seconds_left:
                 raise OpenMeteoError(f"the archive's call budget shared by the jobs is spent: {weight:.1f} more calls fit in "
@@ -161,7 +160,7 @@ class CallBudget:
             waited += wait
 
 # %% ../nbs/05_ingest.ipynb #dbc2f2a4
-def archive_client(db: sqlite_utils.Database, source: str = DEFAULT_SOURCE) -> ArchiveClient:
+def archive_client(db: Database, source: str = DEFAULT_SOURCE) -> ArchiveClient:
     "The archive client of a job writing to `db`: the configured endpoint, `source`, and the database's `CallBudget`."
     return ArchiveClient(source=source, quota=CallBudget(db))
 

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -19,13 +18,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-import sqlite_utils
+import sqlalchemy as sa
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
 from .config import (HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, job_day, registry_dir,
                                    setup_logging)
-from .db import (abandoned_runs, connect, hourly_observations, insert_row, now_iso, replace_predictions,
+from .db import (Database, abandoned_runs, connect, hourly_observations, insert_row, now_iso, replace_predictions,
                                to_json, transaction, update_row)
 from .ingest import archive_client, import_file, ingest_until
 from .models import History, load_model, register_model, saved_model, sweep_staged
@@ -45,25 +44,21 @@ __all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned
 class Terminated(BaseException):
     "The job was asked to stop (SIGTERM, SIGINT): raised where it is, so that its run is recorded as it unwinds."
 
-def reap_abandoned(db: sqlite_utils.Database, after_seconds: float) -> list[dict]:
+def reap_abandoned(db: Database, after_seconds: float) -> list[dict]:
     "Mark `abandoned` the running runs without a heartbeat for `after_seconds`; return them."
     dead = [r for r in abandoned_runs(db, pd.Timestamp.now(tz='UTC'), after_seconds) if r['status'] == 'running']
     for r in dead:
         error = f"abandoned: no heartbeat since {r['heartbeat_at']} (process {r['pid']} on {r['host']} died)"
-        db.execute("UPDATE runs SET status = 'abandoned', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",
-                   [now_iso(), error, r['id']])
+        db.execute("UPDATE runs SET status = 'abandoned', finished_at = :at, error = :error WHERE id = :id AND status = 'running'",
+                   {'at': now_iso(), 'error': error, 'id': r['id']})
         log.warning("%s run %d marked abandoned: no heartbeat since %s (process %s on %s)", r['job'], r['id'],
                     r['heartbeat_at'], r['pid'], r['host'])
     return dead
 
 # %% ../nbs/12_jobs.ipynb #69618013
-def _database_file(db: sqlite_utils.Database) -> str | None:
-    "The file of an open SQLite database (None in memory)."
-    return next((r[2] for r in db.execute('PRAGMA database_list') if r[1] == 'main'), None) or None
-
 class Run:
     "A batch job run, recorded in the `runs` table with per-step timings, a heartbeat and its end; use as a context manager."
-    def __init__(self, db: sqlite_utils.Database, job: str, parameters: dict, registry: Path | None = None):
+    def __init__(self, db: Database, job: str, parameters: dict, registry: Path | None = None):
         self.db, self.job, self.parameters, self.registry = db, job, parameters, registry
         self.id: int | None = None
         self.steps: list[dict] = []
@@ -85,16 +80,13 @@ class Run:
         return self
 
     def _beat_every(self, seconds: float) -> None:
-        "Write the run's heartbeat every `seconds`, from a thread with its own connection (a file database only)."
-        path = _database_file(self.db)
-        if path is None: return
+        "Write the run's heartbeat every `seconds`, from a thread with its own connection (not for an in-memory database)."
+        if self.db.url == ':memory:': return
         def beat():
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            try:
+            with Database(self.db.url) as db:
                 while not self._stop.wait(seconds):
-                    try: conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", [now_iso(), self.id])
-                    except sqlite3.Error as e: log.warning("%s run %d: heartbeat not written: %s", self.job, self.id, e)
-            finally: conn.close()
+                    try: db.execute("UPDATE runs SET heartbeat_at = :at WHERE id = :id AND status = 'running'", {'at': now_iso(), 'id': self.id})
+                    except sa.exc.DBAPIError as e: log.warning("%s run %d: heartbeat not written: %s", self.job, self.id, e)
         self._beats = threading.Thread(target=beat, name=f'{self.job}-run-{self.id}-heartbeat', daemon=True)
         self._beats.start()
 
@@ -126,7 +118,7 @@ class Run:
                   'finished_at': now_iso(), 'heartbeat_at': now_iso(), 'duration_seconds': seconds,
                   'steps': to_json(self.steps), 'error': error}
         try: update_row(self.db, 'runs', self.id, values)
-        except sqlite3.Error as e:
+        except sa.exc.DBAPIError as e:
             log.error("%s run %d could not record its end (%s): %s; it will show as abandoned", self.job, self.id, e, error)
         if error is None: log.info("%s run %d succeeded in %.1f s", self.job, self.id, seconds)
         else: log.error("%s run %d failed at step %s after %.1f s: %s (parameters %s)", self.job, self.id,
@@ -139,7 +131,7 @@ def freshest_train_end(day: dt.date, gap_hours: int) -> pd.Timestamp:
     return (day_start(day) - pd.Timedelta(hours=gap_hours) - pd.Timedelta(days=1)).floor('D')
 
 # %% ../nbs/12_jobs.ipynb #a7d0ef04
-def find_model(db: sqlite_utils.Database, location_id: int, name: str, gap_hours: int, day: dt.date,
+def find_model(db: Database, location_id: int, name: str, gap_hours: int, day: dt.date,
                max_age_days: int | None = None) -> dict | None:
     "The latest registered model `name` of a location for `gap_hours` that may forecast `day` (at most `max_age_days` old)."
     newest = freshest_train_end(day, gap_hours)
@@ -184,17 +176,17 @@ def backfill_range(start, end) -> tuple[dt.date, dt.date]:
     return first, last
 
 @contextmanager
-def job_database(db=None) -> Iterator[sqlite_utils.Database]:
+def job_database(db=None) -> Iterator[Database]:
     "The database `db`: an open one as it is, or a path/URL (None: `METEO_FORECAST_DB`) opened here and closed at the end."
-    if isinstance(db, sqlite_utils.Database):
+    if isinstance(db, Database):
         yield db
         return
     database = connect(db)
     try: yield database
-    finally: database.conn.close()
+    finally: database.close()
 
 # %% ../nbs/12_jobs.ipynb #5d59b4d9
-def bring_observations(db: sqlite_utils.Database, location: Location, day: dt.date, data_file: Path | None = None,
+def bring_observations(db: Database, location: Location, day: dt.date, data_file: Path | None = None,
                        history_days: int = HISTORY_DAYS, client: ArchiveClient | None = None,
                        utc_offset_seconds: int | None = None, timezone: str | None = None) -> dict:
     "Store the observations of `location` before `day`: from `data_file` if given, else from the archive API."
@@ -203,7 +195,7 @@ def bring_observations(db: sqlite_utils.Database, location: Location, day: dt.da
         return import_file(db, data_file, location, until=day, utc_offset_seconds=utc_offset_seconds, timezone=timezone)
     return ingest_until(db, location, day, history_days=history_days, client=client, progress=False)
 
-def load_history(db: sqlite_utils.Database, location_id: int, day: dt.date, history_days: int = HISTORY_DAYS) -> History:
+def load_history(db: Database, location_id: int, day: dt.date, history_days: int = HISTORY_DAYS) -> History:
     "The stored observations of the `history_days` days before `day`, as a `History`."
     start = day_start(day)
     hourly = hourly_observations(db, location_id, start - pd.Timedelta(days=history_days), start - pd.Timedelta(hours=1))
@@ -211,7 +203,7 @@ def load_history(db: sqlite_utils.Database, location_id: int, day: dt.date, hist
         raise ValueError(f"no observations stored in the {history_days} days before {day}")
     return History(hourly)
 
-def observe(run: Run, db: sqlite_utils.Database, location: Location, day: dt.date, data_file: Path | None = None,
+def observe(run: Run, db: Database, location: Location, day: dt.date, data_file: Path | None = None,
             history_days: int = HISTORY_DAYS, client: ArchiveClient | None = None, gap_hours: int | None = None,
             utc_offset_seconds: int | None = None, timezone: str | None = None) -> tuple[int, History, int]:
     "The `ingest` and `history` steps of a job: (location id, history before `day`, gap, measured unless `gap_hours` is given)."
@@ -229,7 +221,7 @@ def observe(run: Run, db: sqlite_utils.Database, location: Location, day: dt.dat
     return report['location_id'], history, gap
 
 # %% ../nbs/12_jobs.ipynb #08ddb59f
-def train_and_register(db: sqlite_utils.Database, run: Run, location_id: int, history: History, train_end: pd.Timestamp,
+def train_and_register(db: Database, run: Run, location_id: int, history: History, train_end: pd.Timestamp,
                        algorithm: str, gap_hours: int, registry: Path | None = None) -> tuple:
     "Train `algorithm` on `history` up to `train_end`, save and register it; return (model, model id, metrics)."
     model, metrics = train_model(history, train_end, algorithm=algorithm, gap_hours=gap_hours)
@@ -238,7 +230,7 @@ def train_and_register(db: sqlite_utils.Database, run: Run, location_id: int, hi
     return model, model_id, metrics
 
 # %% ../nbs/12_jobs.ipynb #2a948c91
-def _predict_day(run: Run, db: sqlite_utils.Database, loc_id: int, location: Location, history: History, day: dt.date,
+def _predict_day(run: Run, db: Database, loc_id: int, location: Location, history: History, day: dt.date,
                  gap: int, name: str, mode, max_model_age_days: int | None, registry: Path | None, label: str = '') -> dict:
     "Find or train the model for `day`'s gap, and forecast it: one day of the predict job (steps named with `label`)."
     found = None
@@ -257,7 +249,7 @@ def _predict_day(run: Run, db: sqlite_utils.Database, loc_id: int, location: Loc
             info.update(model_id=model_id, gap_hours=gap, validation_mae=round(metrics['validation']['mae'], 3))
     with run.step('forecast' + label) as info:
         start = day_start(day)
-        past = forecasts_vs_observed(db.conn, day - dt.timedelta(days=ADAPT_DAYS), day - dt.timedelta(days=1), loc_id, model=name)
+        past = forecasts_vs_observed(db, day - dt.timedelta(days=ADAPT_DAYS), day - dt.timedelta(days=1), loc_id, model=name)
         fc = forecast_day(fitted, history, start, pd.DataFrame(past))
         info.update(past_forecasts=len(past))
     return {'day': day, 'model_id': model_id, 'model': fitted.name, 'trained': found is None, 'gap_hours': gap, 'forecast': fc}

@@ -18,7 +18,6 @@ from typing import Iterator
 import joblib
 import numpy as np
 import pandas as pd
-import sqlite_utils
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import RidgeCV
@@ -26,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .config import SLOT_HOURS, TARGET, iso, registry_dir, utc
-from .db import insert_row, now_iso, to_json
+from .db import Database, insert_row, now_iso, to_json
 from .features import (SLOT_COLUMNS, as_days, calendar_features, day_features, day_targets,
                                      feature_columns, noise_after, origins_of)
 from .preprocess import hourly_to_3h
@@ -272,7 +271,7 @@ def load_model(path, sha256: str | None = None) -> Forecaster:
         raise ValueError(f"model artifact {path} does not match its recorded SHA-256: refusing to load it")
     return joblib.load(path)
 
-def register_model(db: sqlite_utils.Database, location_id: int, model: Forecaster, path: Path, sha256: str,
+def register_model(db: Database, location_id: int, model: Forecaster, path: Path, sha256: str,
                    train_start, train_end, metrics: dict | None = None, run_id: int | None = None) -> int:
     "Record a saved model in the `models` table; return its id."
     from meteo_forecast import __version__

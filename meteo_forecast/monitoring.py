@@ -13,11 +13,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
-import sqlite_utils
 from fastcore.script import Param, call_parse, store_true
 
 from .config import Settings, iso, parse_day, setup_logging, utc
-from .db import abandoned_runs, to_json
+from .db import Database, abandoned_runs, to_json
 from .jobs import Run, job_database
 from .openmeteo import DEFAULT_SOURCE, SOURCES
 from .scoring import INTERVAL_COLUMNS, comparison_summary, forecasts_vs_observed
@@ -38,10 +37,10 @@ __all__ = ['log', 'DEFAULT_OUTPUT', 'DRIFT_RATIO', 'WINDOW_DAYS', 'STALE_MARGIN_
            'monitor_cli']
 
 # %% ../nbs/17_monitoring.ipynb #dd26b4ec
-def scored_forecasts(db: sqlite_utils.Database, start: dt.date, end: dt.date, location_id: int | None = None,
+def scored_forecasts(db: Database, start: dt.date, end: dt.date, location_id: int | None = None,
                      model: str | None = None) -> pd.DataFrame:
     "Forecasts of the days `start`..`end` with their observation, error and the validation MAE of their model."
-    rows = forecasts_vs_observed(db.conn, start, end, location_id, model)
+    rows = forecasts_vs_observed(db, start, end, location_id, model)
     df = pd.DataFrame(rows, columns=['location_id', 'city', 'model_id', 'model', 'target_time', 'predicted', *INTERVAL_COLUMNS,
                                      'horizon_hours', 'observed', 'error'])
     df['target_time'] = pd.to_datetime(df.target_time, utc=True)
@@ -91,12 +90,12 @@ def drift_check(scored: pd.DataFrame, window_days: int = WINDOW_DAYS, ratio: flo
                      'drift': bool(mae > ratio * reference) if decided else None}
     return out
 
-def staleness(db: sqlite_utils.Database, location_id: int, now: pd.Timestamp | None = None,
+def staleness(db: Database, location_id: int, now: pd.Timestamp | None = None,
               margin_hours: float = STALE_MARGIN_HOURS) -> dict:
     "How old the last stored observation of a location is at `now` (default: the present), and whether that is more than its source's lag allows."
     now = now if now is not None else pd.Timestamp.now(tz='UTC')
-    row = db.execute('SELECT time, source FROM observations WHERE location_id = ? AND temperature_2m IS NOT NULL '
-                     'ORDER BY time DESC LIMIT 1', [location_id]).fetchone()
+    row = db.execute('SELECT time, source FROM observations WHERE location_id = :loc AND temperature_2m IS NOT NULL '
+                     'ORDER BY time DESC LIMIT 1', {'loc': location_id}).fetchone()
     last, source = (utc(row[0]), row[1]) if row else (None, None)
     src = SOURCES.get(source, SOURCES[DEFAULT_SOURCE])   # a file: judged as the archive's default source
     expected = src.delay_hours + src.update_hours        # the oldest the data can be just before the next update

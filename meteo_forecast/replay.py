@@ -63,7 +63,7 @@ def replay(data_file: Path, start: dt.date, end: dt.date, issue_hour: int = 24, 
                 failed.append(str(day))
         si.now = day_start(end) + pd.Timedelta(hours=SOURCES[source].delay_hours + SOURCES[source].update_hours + 24)
         ingest_until(db, location, end + dt.timedelta(days=1), history_days=(end - start).days + 2, client=client, progress=False)
-        db.conn.close()
+        db.close()
     finally: si.stop()
     with TestClient(create_app(db_path)) as api:
         answer = api.get('/predictions/observed', params={'start': str(start), 'end': str(end)})

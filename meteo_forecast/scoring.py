@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -74,14 +73,12 @@ def day_bounds(start: dt.date, end: dt.date) -> dict:
     return {'first': f'{start.isoformat()}T00:00:00Z', 'last': f'{end.isoformat()}T23:59:59Z'}
 
 # %% ../nbs/07_scoring.ipynb #0a91bfe5
-def forecasts_vs_observed(conn: sqlite3.Connection, start: dt.date, end: dt.date, location_id: int | None = None,
+def forecasts_vs_observed(db, start: dt.date, end: dt.date, location_id: int | None = None,
                           model: str | None = None, model_id: int | None = None) -> list[dict]:
-    "Forecasts of the days `start`..`end` with the observed 3-hour mean of their slot (None if not stored) and the error."
-    cur = conn.execute(COMPARISON_SQL.format(extra=', o.temperature_2m AS observed', location=location_filter('p.location_id', location_id),
-                                             join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time'),
-                       {**day_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})
-    names = [d[0] for d in cur.description]
-    rows = [dict(zip(names, r)) for r in cur]
+    "Forecasts of the days `start`..`end` in `db` (a job's or the API's) with the observed 3-hour mean of their slot (None if not stored) and the error."
+    rows = db.query(COMPARISON_SQL.format(extra=', o.temperature_2m AS observed', location=location_filter('p.location_id', location_id),
+                                          join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time'),
+                    {**day_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})
     for r in rows: r['error'] = None if r['observed'] is None else r['predicted'] - r['observed']
     return rows
 

@@ -62,9 +62,9 @@ def main():
                              db=str(folder / 'meteo.db'), registry=folder / 'registry', progress=False)
         seconds = time.perf_counter() - t0
         assert (summary.status == 'succeeded').all(), summary[summary.status != 'succeeded'].to_dict('records')
-        stored[workers] = pd.read_sql_query(
+        stored[workers] = connect(folder / 'meteo.db').frame(
             "SELECT l.name, p.target_time, p.predicted, p.lower_80, p.upper_80, p.lower_95, p.upper_95 FROM predictions p "
-            "JOIN locations l ON l.id = p.location_id ORDER BY l.name, p.target_time", connect(folder / 'meteo.db').conn)
+            "JOIN locations l ON l.id = p.location_id ORDER BY l.name, p.target_time")
         results[workers] = round(seconds, 1)
         print(f"{args.cities} cities, {workers} worker(s): {seconds:.1f} s ({len(stored[workers])} forecasts)", flush=True)
     si.stop()

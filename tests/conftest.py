@@ -1,13 +1,18 @@
-"""Shared fixtures: the real Open-Meteo files, a stand-in archive server on 127.0.0.1, a SQLite file."""
+"""Shared fixtures: the real Open-Meteo files, a stand-in archive server on 127.0.0.1, a database on each engine (a SQLite
+file, a real PostgreSQL server)."""
 import datetime as dt
+import itertools
+import os
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from meteo_forecast.config import sample_path
-from meteo_forecast.db import connect
+from meteo_forecast.db import copy_database, connect
 from meteo_forecast.openmeteo import ArchiveClient, read_export
+from meteo_forecast.pgserver import LocalPostgreSQL, postgresql_bin
 from meteo_forecast.standin import ArchiveStandIn
 
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
@@ -63,12 +68,54 @@ def db_path(tmp_path, monkeypatch):
 def db(db_path):
     database = connect(db_path)
     yield database
-    database.conn.close()
+    database.close()
+
+
+# --- The two database engines: the tests that say `database_url` run on both ---
+
+BACKENDS = ['sqlite', 'postgresql']
+_DATABASES = itertools.count()
+
+
+@pytest.fixture(scope='session')
+def postgresql():
+    "A real PostgreSQL server for the session (one per pytest-xdist worker), from Debian's package."
+    if postgresql_bin() is None:
+        message = "PostgreSQL is not installed: scripts/system_packages.sh installs it"
+        if os.environ.get('METEO_FORECAST_REQUIRE_POSTGRESQL'): pytest.fail(message)   # CI: never skipped
+        pytest.skip(message)
+    with LocalPostgreSQL() as server:
+        yield server
+
+
+def new_database(request, backend: str, folder: Path) -> str:
+    "An empty database: a SQLite file in `folder`, or a new database on the session's PostgreSQL server."
+    if backend == 'sqlite': return str(folder / 'meteo.db')
+    return request.getfixturevalue('postgresql').create_database(f'test_{os.getpid()}_{next(_DATABASES)}')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    "An empty database on each engine in turn."
+    return new_database(request, request.param, tmp_path)
+
+
+@pytest.fixture(scope='session')
+def month_postgresql(month, postgresql):
+    "The backfilled month (below) copied into PostgreSQL."
+    url = postgresql.create_database('month')
+    copy_database(str(month.db_path), url)
+    return url
+
+
+@pytest.fixture(scope='module', params=BACKENDS)
+def month_url(request, month):
+    "The backfilled month on each engine in turn."
+    return str(month.db_path) if request.param == 'sqlite' else request.getfixturevalue('month_postgresql')
 
 
 # --- Batch jobs and serving: a stand-in for the whole session, papermill jobs, a backfilled month ---
 
-from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +140,9 @@ def run_job(notebook: str, output, env: dict, **parameters):
                                           cwd=str(ROOT), progress_bar=False)
 
 
-def job_env(folder: Path, archive_url: str) -> dict:
-    "Environment of a job writing into `folder`: its database, its registry, the archive stand-in."
-    return {'METEO_FORECAST_DB': folder / 'meteo.db', 'METEO_FORECAST_REGISTRY': folder / 'registry',
+def job_env(folder: Path, archive_url: str, database: str | None = None) -> dict:
+    "Environment of a job writing into `folder`: its database (default a SQLite file there), its registry, the archive stand-in."
+    return {'METEO_FORECAST_DB': database or folder / 'meteo.db', 'METEO_FORECAST_REGISTRY': folder / 'registry',
             'OPEN_METEO_ARCHIVE_URL': archive_url}
 
 

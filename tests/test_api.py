@@ -1,13 +1,14 @@
-"""The REST API over a real SQLite file filled by a backfill of June 2024: every endpoint, every error."""
+"""The REST API over a database filled by a backfill of June 2024, on SQLite and on PostgreSQL: every endpoint, every error."""
 import logging
 import sqlite3
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app, open_readonly
-from meteo_forecast.db import SCHEMA_VERSION, connect
+from meteo_forecast.db import SCHEMA_VERSION, Database, connect, transaction
 from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
 pytestmark = pytest.mark.integration
@@ -16,8 +17,9 @@ SLOTS = ['00', '03', '06', '09', '12', '15', '18', '21']
 
 
 @pytest.fixture(scope='module')
-def api(month):
-    with TestClient(create_app(month.db_path)) as client:
+def api(month_url):
+    "The API over the month, on each engine in turn: every test below runs on both."
+    with TestClient(create_app(month_url)) as client:
         yield client
 
 
@@ -103,7 +105,7 @@ def test_periods_with_nothing_stored_are_404(api, path, start, end):
     assert r.status_code == 404 and r.json()['detail'].startswith('no ')
 
 
-def test_predictions_against_observations(api, month):
+def test_predictions_against_observations(api, month_url):
     r = api.get('/predictions/observed', params={'start': '2024-06-01', 'end': '2024-06-30'})
     assert r.status_code == 200
     body = r.json()
@@ -119,9 +121,9 @@ def test_predictions_against_observations(api, month):
     assert s['bias'] == pytest.approx(errors.mean()) and len(s['mae_by_slot']) == 8
     assert list(body['by_model']) == [rows[0]['model']] and body['by_model'][rows[0]['model']] == s
     # the observed values are the stored 3-hour means
-    db = connect(month.db_path)
-    assert rows[12]['observed'] == db.execute('SELECT temperature_2m FROM observations_3h WHERE time = ?',
-                                              [rows[12]['target_time']]).fetchone()[0]
+    with Database(month_url) as db:
+        assert rows[12]['observed'] == db.execute('SELECT temperature_2m FROM observations_3h WHERE time = :t',
+                                                  {'t': rows[12]['target_time']}).scalar()
     assert 0.5 < s['mae'] < 2.5   # a day-ahead forecast of Paris in June: about 1 °C
     inside = [x['lower_80'] <= x['observed'] <= x['upper_80'] for x in scored]
     assert s['coverage_80'] == pytest.approx(np.mean(inside)) and 0.5 < s['coverage_80'] <= s['coverage_95'] <= 1
@@ -169,7 +171,7 @@ def test_health_and_reads_fail_with_503_when_the_database_cannot_be_read(tmp_pat
     assert empty.get('/health').status_code == 503
     assert empty.get('/predictions', params={'date': '2024-06-01'}).status_code == 503
     old = connect(tmp_path / 'old.db')   # written by an older version: the jobs migrate it, the API says so
-    old.execute('DELETE FROM schema_migrations WHERE version = ?', [SCHEMA_VERSION])
+    old.execute('DELETE FROM schema_migrations WHERE version = :v', {'v': SCHEMA_VERSION})
     r = TestClient(create_app(tmp_path / 'old.db')).get('/predictions', params={'date': '2024-06-01'})
     assert r.status_code == 503 and 'run any job once' in r.json()['detail']
 
@@ -193,22 +195,23 @@ def test_openapi_documents_every_endpoint_with_examples(api):
     assert api.get('/docs').status_code == 200
 
 
-def test_the_api_cannot_write(month):
-    conn = open_readonly(month.db_path)
-    with pytest.raises(sqlite3.OperationalError, match='readonly'):
-        conn.execute('DELETE FROM predictions')
-    conn.close()
+def test_the_api_cannot_write(month_url):
+    db = open_readonly(month_url)
+    with pytest.raises(sa.exc.DBAPIError, match='readonly|read-only'):
+        db.execute('DELETE FROM predictions')
+    db.close()
 
 
-def test_reads_while_a_job_holds_the_write_lock(api, month):
-    writer = sqlite3.connect(month.db_path, isolation_level=None)
-    writer.execute('BEGIN IMMEDIATE')
-    writer.execute("UPDATE runs SET status = status")
-    try:
+def test_reads_while_a_job_holds_the_write_lock(api, month_url):
+    with Database(month_url) as writer, transaction(writer):   # a job in the middle of its writes
+        writer.execute("UPDATE runs SET status = status")
         assert api.get('/predictions', params={'date': '2024-06-15'}).status_code == 200
-    finally:
-        writer.execute('ROLLBACK')
-        writer.close()
+
+
+def test_a_postgresql_server_that_cannot_be_reached_is_503_without_its_password():
+    r = TestClient(create_app('postgresql://meteo:secret@127.0.0.1:1/meteo')).get('/health')
+    assert r.status_code == 503 and 'postgresql://meteo:***@127.0.0.1:1/meteo cannot be reached' in r.json()['detail']
+    assert 'secret' not in r.text
 
 
 def test_one_log_line_per_request_and_errors_with_context(api, caplog):

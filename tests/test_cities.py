@@ -1,4 +1,6 @@
-"""Many cities: `meteo_backfill --cities` and the papermill cities job, on a real local Dask cluster, through the stand-in."""
+"""Many cities: `meteo_backfill --cities` and the papermill cities job, on a real local Dask cluster, through the stand-in,
+writing to a SQLite file and to a PostgreSQL server."""
+import json
 import os
 import subprocess
 import sys
@@ -13,23 +15,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 CLI = str(Path(sys.executable).parent / 'meteo_backfill')
 
 
-def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_path, session_archive):
+def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_path, session_archive, database_url):
     (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\nNowhere,-60,-150\n")
-    env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url).items()}}
+    env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url, database_url).items()}}
     done = subprocess.run([CLI, '--cities', str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-02',
                            '--workers', '2', '--history_days', '400'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 1, done.stderr[-3000:]
     assert '1 of 2 cities forecast for 2024-06-01..2024-06-02' in done.stdout
     assert 'has no data near latitude -60.0, longitude -150.0' in done.stdout
     assert 'Paris 2024-06-02: succeeded' in done.stderr          # progress per day, heard from the workers
-    db = connect(tmp_path / 'meteo.db')
-    assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 16
-    assert db.execute("SELECT json_extract(parameters, '$.city'), status FROM runs WHERE job = 'backfill' ORDER BY 1").fetchall() \
+    db = connect(database_url)
+    assert db.count('predictions') == 16
+    assert sorted((json.loads(p)['city'], s) for p, s in db.execute("SELECT parameters, status FROM runs WHERE job = 'backfill'")) \
         == [('Nowhere', 'failed'), ('Paris', 'succeeded')]
 
     # the papermill job: the next day for Paris, on one worker, reusing the model the backfill trained
     (tmp_path / 'paris.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\n")
-    run_job('cities.ipynb', tmp_path / 'cities-run.ipynb', job_env(tmp_path, session_archive.url), cities=str(tmp_path / 'paris.csv'),
+    run_job('cities.ipynb', tmp_path / 'cities-run.ipynb', job_env(tmp_path, session_archive.url, database_url), cities=str(tmp_path / 'paris.csv'),
             start='2024-06-03', workers=1, history_days=400)
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT model_id) FROM predictions").fetchone() == (24, 1)
 

@@ -1,4 +1,5 @@
-"""The Datasette explorer over a backfilled month, with Datasette's own test client: pages, canned queries, dashboard."""
+"""The Datasette explorer over a backfilled month, with Datasette's own test client: pages, canned queries, dashboard; on the
+SQLite file, and on the SQLite snapshot of the same month stored in PostgreSQL."""
 import asyncio
 import json
 import os
@@ -14,6 +15,8 @@ from datasette.app import Datasette
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
+from meteo_forecast.config import backend
+from meteo_forecast.db import snapshot
 
 from conftest import ROOT
 
@@ -24,9 +27,13 @@ JUNE = {'start': '2024-06-01', 'end': '2024-06-30'}
 
 
 @pytest.fixture(scope='module')
-def explorer(month):
-    "A Datasette over the month's database with the explorer's metadata (plugins are loaded as installed)."
-    ds = Datasette([str(month.db_path)], metadata=yaml.safe_load(METADATA.read_text()),
+def explorer(month_url, tmp_path_factory):
+    "A Datasette over the month's database (from PostgreSQL: its snapshot) with the explorer's metadata (plugins as installed)."
+    path = month_url
+    if backend(month_url) == 'postgresql':
+        path = tmp_path_factory.mktemp('snapshot') / 'meteo.db'
+        snapshot(month_url, path)
+    ds = Datasette([str(path)], metadata=yaml.safe_load(METADATA.read_text()),
                    settings={'max_returned_rows': 10000})
     loop = asyncio.new_event_loop()
 
@@ -156,14 +163,16 @@ def test_visitors_cannot_write(explorer):
     assert rows(explorer('/meteo.json', sql='select count(*) as n from predictions', _shape='objects'))['rows'] == [{'n': 240}]
 
 
-def test_the_documented_command_serves_the_explorer(month):
-    "api/datasette/serve.sh, which `make datasette` runs, with Datasette's --get instead of a server."
-    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), str(month.db_path),
+def test_the_documented_command_serves_the_explorer(month, month_url, tmp_path):
+    "api/datasette/serve.sh, which `make datasette` runs, with Datasette's --get instead of a server (PostgreSQL: a snapshot)."
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           'METEO_FORECAST_SNAPSHOT': str(tmp_path / 'snapshot' / 'meteo.db')}
+    done = subprocess.run(['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), month_url,
                            '--get', '/meteo/model_comparison.json?start=2024-06-01&end=2024-06-30&_shape=array'],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)[0]['scored'] == 232
+    assert json.loads(done.stdout.splitlines()[-1])[0]['scored'] == 232
+    assert (tmp_path / 'snapshot' / 'meteo.db').exists() == (backend(month_url) == 'postgresql')
     missing = subprocess.run(['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), str(month.folder / 'nope.db')],
                              env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and 'does not exist' in missing.stderr

@@ -3,7 +3,6 @@ that drips or never answers, jobs stopped and killed, impossible values, unbound
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
 from meteo_forecast.config import PARIS, Location, sample_path
-from meteo_forecast.db import connect, hourly_observations
+from meteo_forecast.db import Database, connect, hourly_observations
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.models import sweep_staged
 from meteo_forecast.preprocess import BOUNDS
@@ -38,9 +37,9 @@ def archive():
     si.stop()
 
 
-def env_for(folder: Path, archive_url: str, **extra) -> dict:
-    return {**os.environ, 'METEO_FORECAST_DB': str(folder / 'meteo.db'), 'METEO_FORECAST_REGISTRY': str(folder / 'registry'),
-            'OPEN_METEO_ARCHIVE_URL': archive_url, **{k: str(v) for k, v in extra.items()}}
+def env_for(folder: Path, archive_url: str, database: str | None = None, **extra) -> dict:
+    return {**os.environ, 'METEO_FORECAST_DB': str(database or folder / 'meteo.db'), 'METEO_FORECAST_REGISTRY': str(folder / 'registry'),
+            'OPEN_METEO_ARCHIVE_URL': archive_url, 'JOB_LOGS': str(folder), **{k: str(v) for k, v in extra.items()}}
 
 
 STARTED: list[subprocess.Popen] = []
@@ -57,7 +56,7 @@ def no_job_left_behind():
 
 def start_job(env: dict, **params) -> subprocess.Popen:
     "A predict job in a process of its own, as a scheduler starts one; its output goes to a log file."
-    log = open(Path(env['METEO_FORECAST_DB']).parent / f'job-{len(STARTED)}.log', 'w')
+    log = open(Path(env['JOB_LOGS']) / f'job-{len(STARTED)}.log', 'w')
     p = subprocess.Popen([sys.executable, '-c', JOB, json.dumps({'history_days': 400, **params})], env=env, cwd=ROOT,
                          stdout=log, stderr=subprocess.STDOUT, text=True)
     p.log = Path(log.name)
@@ -65,22 +64,22 @@ def start_job(env: dict, **params) -> subprocess.Popen:
     return p
 
 
-def runs(db_path: Path) -> list[tuple]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute('SELECT id, job, status, step, error, started_at, finished_at FROM runs ORDER BY id').fetchall()
+def runs(database: str | Path) -> list[tuple]:
+    with Database(database) as db:
+        return [tuple(r) for r in db.execute('SELECT id, job, status, step, error, started_at, finished_at FROM runs ORDER BY id')]
 
 
-def test_two_predict_jobs_for_two_cities_run_side_by_side(tmp_path, archive):
-    env = env_for(tmp_path, archive.url)
+def test_two_predict_jobs_for_two_cities_run_side_by_side(tmp_path, archive, database_url):
+    env = env_for(tmp_path, archive.url, database_url)
     paris = start_job(env, date='2024-06-01')
     centre = start_job(env, date='2025-06-01', latitude=CENTRE.latitude, longitude=CENTRE.longitude, city=CENTRE.name)
     for p in (paris, centre): assert p.wait(timeout=240) == 0, p.log.read_text()[-2000:]
-    done = runs(tmp_path / 'meteo.db')
+    done = runs(database_url)
     assert [r[2] for r in done] == ['succeeded', 'succeeded']
     (_, _, _, _, _, start_a, end_a), (_, _, _, _, _, start_b, end_b) = done
     assert start_a < end_b and start_b < end_a   # they overlapped: neither waited for the other
-    db = connect(tmp_path / 'meteo.db')
-    assert db.execute('SELECT COUNT(*), COUNT(DISTINCT location_id) FROM predictions').fetchone() == (16, 2)
+    with Database(database_url) as db:
+        assert db.execute('SELECT COUNT(*), COUNT(DISTINCT location_id) FROM predictions').fetchone() == (16, 2)
 
 
 def test_a_dripping_archive_fails_within_its_deadline_and_another_job_runs_meanwhile(tmp_path, archive):
@@ -113,8 +112,8 @@ def test_a_server_that_never_answers_fails_within_the_download_budget(tmp_path):
         assert time.monotonic() - t0 < 5 + 2
 
 
-def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_that_health_reports(tmp_path, archive):
-    env = env_for(tmp_path, archive.url, METEO_FORECAST_HEARTBEAT_SECONDS=0.2, METEO_FORECAST_ABANDONED_AFTER_SECONDS=1)
+def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_that_health_reports(tmp_path, archive, database_url):
+    env = env_for(tmp_path, archive.url, database_url, METEO_FORECAST_HEARTBEAT_SECONDS=0.2, METEO_FORECAST_ABANDONED_AFTER_SECONDS=1)
     # SIGTERM while the job waits on the archive
     archive.faults.append(Fault(drip=1.0))
     n = len(archive.requests)
@@ -122,29 +121,29 @@ def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_th
     while len(archive.requests) == n: time.sleep(0.05)
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=30) != 0
-    assert runs(tmp_path / 'meteo.db')[-1][2:5] == ('failed', 'ingest', 'Terminated: terminated by SIGTERM')
+    assert runs(database_url)[-1][2:5] == ('failed', 'ingest', 'Terminated: terminated by SIGTERM')
     # SIGKILL while it imports and trains (three years: long enough to be killed at 3 s and at 6 s)
     for after in (3, 6):
         job = start_job(env, date='2024-06-01', data_file=str(sample_path(PARIS_MULTI)), history_days=1095)
         time.sleep(after)
         job.send_signal(signal.SIGKILL)
         job.wait(timeout=30)
-        assert runs(tmp_path / 'meteo.db')[-1][2] == 'running'   # nobody could mark it
+        assert runs(database_url)[-1][2] == 'running'   # nobody could mark it
     time.sleep(2.5)
     os.environ.update({k: env[k] for k in ('METEO_FORECAST_HEARTBEAT_SECONDS', 'METEO_FORECAST_ABANDONED_AFTER_SECONDS')})
     try:
-        health = TestClient(create_app(tmp_path / 'meteo.db')).get('/health').json()
+        health = TestClient(create_app(database_url)).get('/health').json()
         assert health['status'] == 'degraded' and len(health['abandoned_runs']) == 2
-        db = connect(tmp_path / 'meteo.db')
-        assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
+        db = connect(database_url)
+        if db.backend == 'sqlite': assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
         registered = {Path(p).name for (p,) in db.execute('SELECT artifact_path FROM models')}
         assert {p.name for p in (tmp_path / 'registry').glob('*.joblib')} <= registered   # no model file without its row
         sweep_staged(tmp_path / 'registry', older_than_seconds=0)
         assert not list((tmp_path / 'registry').glob('*.staged'))
         # the next job marks them abandoned, and works
         predict_job('2024-06-02', data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'registry')
-        assert [r[2] for r in runs(tmp_path / 'meteo.db')][-3:] == ['abandoned', 'abandoned', 'succeeded']
-        assert TestClient(create_app(tmp_path / 'meteo.db')).get('/health').json()['status'] == 'degraded'   # still reported
+        assert [r[2] for r in runs(database_url)][-3:] == ['abandoned', 'abandoned', 'succeeded']
+        assert TestClient(create_app(database_url)).get('/health').json()['status'] == 'degraded'   # still reported
     finally:
         for k in ('METEO_FORECAST_HEARTBEAT_SECONDS', 'METEO_FORECAST_ABANDONED_AFTER_SECONDS'): os.environ.pop(k, None)
 
@@ -168,10 +167,10 @@ def test_impossible_values_are_never_stored_nor_replace_good_ones(tmp_path):
     second = predict_job('2024-06-01', data_file=bad, **kw)
     after = hourly_observations(db, first['location_id'], '2024-05-30', '2024-05-31 23:00')
     pd.testing.assert_frame_equal(after, before)   # nothing replaced
-    stored = pd.read_sql_query('SELECT * FROM observations', db.conn)
+    stored = db.frame('SELECT * FROM observations')
     for var, (lo, hi) in BOUNDS.items():
         assert stored[var].dropna().between(lo, hi).all(), var
-    steps = json.loads(db.execute('SELECT steps FROM runs WHERE id = ?', [second['run_id']]).fetchone()[0])
+    steps = json.loads(db.execute('SELECT steps FROM runs WHERE id = :id', {'id': second['run_id']}).scalar())
     ingest = next(s for s in steps if s['step'] == 'ingest')
     # 12 x 1e308, 12 x -999, 11 x 'warm' (the 12th is in the cut row), and the cut row ('NaN' is a missing value)
     assert ingest['rejected'] == 36 and ingest['rejected_by_variable'] == {'temperature_2m': 35, 'row': 1}
@@ -195,7 +194,7 @@ def test_unbounded_backfills_are_refused_with_one_run_row(tmp_path, start, end, 
 def test_datasette_refuses_the_memory_queries_and_keeps_serving(tmp_path):
     db = connect(tmp_path / 'meteo.db')
     db.execute("INSERT INTO locations (name, latitude, longitude, created_at) VALUES ('Paris', 48.8566, 2.3522, '2024-01-01T00:00:00Z')")
-    db.conn.close()
+    db.close()
     port = free_port()
     env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     url = f'http://127.0.0.1:{port}'

@@ -21,7 +21,7 @@ def dump(db):
 
 
 def counts(db):
-    return db['observations'].count, db['observations_3h'].count
+    return db.count('observations'), db.count('observations_3h')
 
 
 def test_paris_2014_2024_lands_as_96432_hours_and_32144_slots(db, client, archive):
@@ -82,7 +82,7 @@ def test_a_failure_leaves_a_fresh_database_empty(db_path, client, archive):
     db = connect(db_path)
     with pytest.raises(OpenMeteoError, match='HTTP 500'):
         ingest(db, PARIS, [(dt.date(2020, 1, 1), dt.date(2021, 12, 31))], client, progress=False)
-    assert counts(db) == (0, 0) and db['locations'].count == 0
+    assert counts(db) == (0, 0) and db.count('locations') == 0
 
 
 def test_nulls_inside_the_series(db, client, archive):
@@ -116,4 +116,4 @@ def test_import_saved_json_response_until_a_day(db):
 def test_import_refuses_a_file_of_another_place(db):
     with pytest.raises(ValueError, match='not near Paris'):
         import_file(db, sample_path('centre-france_2024-2025_export.csv'), PARIS)
-    assert db['locations'].count == 0
+    assert db.count('locations') == 0

@@ -24,8 +24,8 @@ def forecast_days(frames, folder, days=DAYS) -> pd.DataFrame:
             si.now = pd.Timestamp(day, tz='UTC') + pd.Timedelta(minutes=30)
             predict_job(day, model='ridge', history_days=HISTORY, db=folder / 'm.db',
                         registry=folder / 'r', client=client)
-    return pd.read_sql_query(f"SELECT target_time, predicted, {', '.join(INTERVAL_COLUMNS)} FROM predictions "
-                             f"WHERE target_time >= '{days[-1]}' ORDER BY target_time", connect(folder / 'm.db').conn)
+    return connect(folder / 'm.db').frame(f"SELECT target_time, predicted, {', '.join(INTERVAL_COLUMNS)} FROM predictions "
+                                          f"WHERE target_time >= '{days[-1]}' ORDER BY target_time")
 
 
 def test_the_intervals_of_a_day_use_nothing_after_its_issue_instant(paris_frames, tmp_path):
@@ -42,7 +42,7 @@ def test_the_intervals_of_a_day_use_nothing_after_its_issue_instant(paris_frames
 
 
 def test_every_stored_interval_contains_its_forecast_and_the_95_contains_the_80(month):
-    rows = pd.read_sql_query(f"SELECT predicted, {', '.join(INTERVAL_COLUMNS)} FROM predictions", connect(month.db_path).conn)
+    rows = connect(month.db_path).frame(f"SELECT predicted, {', '.join(INTERVAL_COLUMNS)} FROM predictions")
     assert len(rows) == 240 and rows.notna().all(axis=None)
     assert ((rows.lower_95 <= rows.lower_80) & (rows.lower_80 <= rows.predicted) & (rows.predicted <= rows.upper_80)
             & (rows.upper_80 <= rows.upper_95)).all()

@@ -1,4 +1,5 @@
-"""Batch jobs as operators run them: papermill notebooks, the backfill CLI, reruns and failures on real SQLite files."""
+"""Batch jobs as operators run them: papermill notebooks, the backfill CLI, reruns and failures, on a SQLite file and on a
+PostgreSQL server."""
 import json
 import os
 import subprocess
@@ -89,24 +90,23 @@ def test_train_then_predict_from_a_data_file_without_the_archive(tmp_path, monke
     assert len(os.listdir(tmp_path / 'registry')) == 1
 
 
-def test_rerunning_a_date_replaces_its_forecasts(tmp_path):
+def test_rerunning_a_date_replaces_its_forecasts(tmp_path, database_url):
     data_file = sample_path(PARIS_MULTI)
-    kw = dict(data_file=data_file, history_days=400, db=tmp_path / 'm.db', registry=tmp_path / 'r')
+    kw = dict(data_file=data_file, history_days=400, db=database_url, registry=tmp_path / 'r')
     first = predict_job('2024-06-10', **kw)
     second = predict_job('2024-06-10', **kw)   # retrains: a second model
-    db = connect(tmp_path / 'm.db')
+    db = connect(database_url)
     assert db.execute('SELECT COUNT(*), MIN(model_id), MAX(model_id), MIN(run_id) FROM predictions').fetchone() == \
         (8, second['model_id'], second['model_id'], second['run_id'])
-    assert db['models'].count == 2 and first['model_id'] != second['model_id']
+    assert db.count('models') == 2 and first['model_id'] != second['model_id']
     predict_job('2024-06-10', retrain=False, **kw)
-    assert db.execute('SELECT COUNT(*) FROM predictions').fetchone()[0] == 8
-    assert db['models'].count == 2
+    assert db.count('predictions') == 8 and db.count('models') == 2
 
 
-def test_a_download_failure_leaves_the_database_as_it_was(tmp_path, archive):
-    env = job_env(tmp_path, archive.url)
+def test_a_download_failure_leaves_the_database_as_it_was(tmp_path, archive, database_url):
+    env = job_env(tmp_path, archive.url, database_url)
     run_job('predict.ipynb', tmp_path / 'ok.ipynb', env, date='2024-06-01', history_days=300)
-    db = connect(tmp_path / 'meteo.db')
+    db = connect(database_url)
     before = dump(db)
     archive.faults.append(Fault(400, "Parameter 'end_date' is out of allowed range"))
     with pytest.raises(papermill.PapermillExecutionError, match='out of allowed range'):
@@ -129,15 +129,26 @@ def test_a_bad_data_file_leaves_a_failed_run(tmp_path):
     assert dump(db) == {t: [] for t in ('locations', 'observations', 'observations_3h', 'models', 'predictions')}
 
 
-def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(tmp_path):
+def refuse_inserts(db, table: str) -> None:
+    "A real database failure on every insert into `table`, as a full disk would give (a trigger, in each engine's dialect)."
+    db.execute('DROP TRIGGER IF EXISTS refuse' + (' ON predictions' if db.backend == 'postgresql' else ''))
+    if db.backend == 'sqlite':
+        db.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        return
+    db.execute("CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+               "'BEGIN RAISE EXCEPTION ''database or disk is full''; END'")
+    db.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+
+def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(tmp_path, database_url):
     """Each step's writes are one transaction: a failure at the last step keeps the observations and the model of the
     earlier steps (good data), writes no forecast; a failure while registering a model leaves no model file."""
-    db = connect(tmp_path / 'm.db')
+    db = connect(database_url)
     kw = dict(data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'r')
     predict_job('2024-06-10', **kw)
     before = dump(db)
-    # a real SQLite failure at the last step (as a full disk would), after the download and the training
-    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    # a real database failure at the last step (as a full disk would), after the download and the training
+    refuse_inserts(db, 'predictions')
     with pytest.raises(Exception, match='disk is full'):
         predict_job('2024-06-11', **kw)
     after = dump(db)
@@ -146,11 +157,10 @@ def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(
     assert sorted(os.listdir(tmp_path / 'r')) == sorted(Path(m[10]).name for m in after['models'])   # ... with its file
     job, status, step, error = last_run(db)
     assert (job, status, step) == ('predict', 'failed', 'store') and 'disk is full' in error
-    steps = json.loads(db.execute('SELECT steps FROM runs ORDER BY id DESC').fetchone()[0])
+    steps = json.loads(db.execute('SELECT steps FROM runs ORDER BY id DESC').scalar())
     assert [s['step'] for s in steps][-3:] == ['train', 'forecast', 'store'] and steps[-1]['failed']
     # now the registration of a model fails: its file is deleted, no row, no model file without a row
-    db.execute("DROP TRIGGER refuse")
-    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON models BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    refuse_inserts(db, 'models')
     with pytest.raises(Exception, match='disk is full'):
         predict_job('2024-06-12', **kw)
     assert last_run(db)[:3] == ('predict', 'failed', 'train')
@@ -163,7 +173,7 @@ def test_retrain_false_without_a_model_says_what_to_do(tmp_path):
     db = connect(tmp_path / 'm.db')
     assert last_run(db)[:3] == ('predict', 'failed', 'model')
     kept = read_export(sample_path(PARIS_MULTI)).loc[:'2024-06-09 23:00']
-    assert db['observations'].count == len(kept)   # the import step's good data is kept for the next run
+    assert db.count('observations') == len(kept)   # the import step's good data is kept for the next run
 
 
 def test_backfill_of_a_month_fills_the_database(month):

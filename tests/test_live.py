@@ -85,7 +85,7 @@ def test_a_three_day_job_stores_24_forecasts_each_with_its_gap_and_horizon(clock
     assert [d['gap_hours'] for d in first['days']] == [6, 30, 54]
     second = predict_job('2024-06-02', retrain=False, **kw)   # a rerun replaces them
     after = db.execute('SELECT COUNT(*), MIN(run_id), MAX(run_id) FROM predictions').fetchone()
-    assert after == (24, second['run_id'], second['run_id']) and db['models'].count == 3
+    assert after == (24, second['run_id'], second['run_id']) and db.count('models') == 3
 
 
 def test_the_replay_benchmark_on_a_few_days(tmp_path):

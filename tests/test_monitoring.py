@@ -1,4 +1,5 @@
-"""The monitoring job over a backfilled month: PNG plots, rolling error and coverage, drift, miscalibration and staleness flags, CLI."""
+"""The monitoring job over a backfilled month: PNG plots, rolling error and coverage, drift, miscalibration and staleness flags, CLI
+(the drift and staleness checks on both database engines)."""
 import json
 import os
 import subprocess
@@ -49,27 +50,27 @@ def test_monitor_draws_pngs_and_reports_rolling_error(month, tmp_path):
     assert db.execute("SELECT job, status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ('monitor', 'succeeded')
 
 
-def test_drift_is_flagged_above_the_ratio_of_the_validation_mae(month, tmp_path, caplog):
-    report = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', ratio=0.5, db=month.db_path)
+def test_drift_is_flagged_above_the_ratio_of_the_validation_mae(month_url, tmp_path, caplog):
+    report = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', ratio=0.5, db=month_url)
     (name, drift), = report['locations']['Paris']['drift'].items()
     assert drift['drift'] and report['drift'] and drift['mae'] > 0.5 * drift['validation_mae']
     assert drift['n_days'] == 29 and drift['count'] == 232 and drift['threshold'] == pytest.approx(0.5 * drift['validation_mae'])
     assert any(r.levelname == 'WARNING' and r.getMessage().startswith(f'drift: {name} forecasts of Paris') for r in caplog.records)
     # with the real threshold, June 2024 is no drift: its MAE is below 1.5 x the models' validation MAE
-    normal = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', db=month.db_path)['locations']['Paris']['drift'][name]
+    normal = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', db=month_url)['locations']['Paris']['drift'][name]
     assert normal['drift'] is False and normal['mae'] < normal['threshold']
 
 
-def test_stale_data_is_flagged(month, tmp_path, caplog):
-    report = monitor(*MONTH, output=tmp_path, db=month.db_path)   # seen from now: observations end in June 2024
+def test_stale_data_is_flagged(month_url, tmp_path, caplog):
+    report = monitor(*MONTH, output=tmp_path, db=month_url)   # seen from now: observations end in June 2024
     stale = report['locations']['Paris']['staleness']
     assert report['stale'] and stale['stale'] and stale['last_observation'] == '2024-06-29T23:00:00Z' and stale['lag_days'] > 7
     assert any(r.levelname == 'WARNING' and 'stale data: the last observation of Paris is 2024-06-29T23:00:00Z' in r.getMessage()
                for r in caplog.records)
     # the month came from best_match, published every 6 hours: stale a day after that (30 h), not 7 days
     assert (stale['source'], stale['max_lag_hours']) == ('best_match', 30)
-    assert not monitor(*MONTH, output=tmp_path, now='2024-07-01T06:00:00Z', db=month.db_path)['stale']   # 30 h old
-    assert monitor(*MONTH, output=tmp_path, now='2024-07-01T07:00:00Z', db=month.db_path)['stale']       # 31 h old
+    assert not monitor(*MONTH, output=tmp_path, now='2024-07-01T06:00:00Z', db=month_url)['stale']   # 30 h old
+    assert monitor(*MONTH, output=tmp_path, now='2024-07-01T07:00:00Z', db=month_url)['stale']       # 31 h old
 
 
 def test_monitor_without_forecasts_fails_with_a_run_row(tmp_path):
@@ -97,7 +98,7 @@ def test_miscalibrated_intervals_are_flagged(month, tmp_path, caplog):
     narrow.write_bytes(month.db_path.read_bytes())
     db = connect(narrow)
     db.execute("UPDATE predictions SET lower_80 = predicted - (predicted - lower_80) / 4, upper_80 = predicted + (upper_80 - predicted) / 4")
-    db.conn.close()
+    db.close()
     report = monitor(*MONTH, output=tmp_path, now='2024-07-01T04:00:00Z', db=narrow)
     (coverage,) = report['locations']['Paris']['coverage'].values()
     assert report['miscalibrated'] and coverage['miscalibrated'] and coverage['coverage_80'] < 0.8 - coverage['tolerance_80']

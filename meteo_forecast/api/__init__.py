@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -84,7 +84,7 @@ Weather data by [Open-Meteo.com](https://open-meteo.com/) (ERA5 reanalysis, CC B
 """
 
 def create_app(database: str | Path | None = None) -> FastAPI:
-    "The API application over the SQLite database `database` (default env `METEO_FORECAST_DB`, read per request)."
+    "The API application over the database `database` (default env `METEO_FORECAST_DB`, read per request)."
     app = FastAPIOffline(title='meteo_forecast API', version=app_version(), description=DESCRIPTION,
                          openapi_tags=[{'name': r.tags[0]} for r in ROUTERS])
     app.state.database = str(database) if database else None
@@ -92,6 +92,6 @@ def create_app(database: str | Path | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
-    app.add_exception_handler(sqlite3.Error, database_unavailable)
+    app.add_exception_handler(sa.exc.DBAPIError, database_unavailable)
     for router in ROUTERS: app.include_router(router)
     return app

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Iterator
 
 from fastapi import Depends, HTTPException, Query, Request
+import sqlalchemy as sa
 from pydantic import BeforeValidator
 
-from ..config import Settings, sqlite_path
-from ..db import SCHEMA_VERSION
+from ..config import Settings, backend, display_url, sqlite_path
+from ..db import SCHEMA_VERSION, Database
 
 # %% auto #0
 __all__ = ['SettingsDep', 'Db', 'MAX_DAYS', 'MAX_ID', 'Day', 'Period', 'LocationFilter', 'ModelName', 'ModelId', 'get_settings',
@@ -35,36 +35,48 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 # %% ../../nbs/14_api_deps.ipynb #bedb89a8
 class DatabaseUnavailable(RuntimeError):
-    "The database cannot be read (missing file, no schema yet, locked, corrupt)."
+    "The database cannot be read (missing file, server down, no schema yet, locked, corrupt)."
 
-def open_readonly(url: str | Path) -> sqlite3.Connection:
-    "A read-only connection (rows as `sqlite3.Row`) to the SQLite database at `url`."
-    path = sqlite_path(str(url)).resolve()
-    if not path.is_file(): raise DatabaseUnavailable(f"database {path} does not exist: run a predict job first")
-    conn = sqlite3.connect(path.as_uri() + '?mode=ro', uri=True, timeout=5, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    try: version = conn.execute('SELECT MAX(version) FROM schema_migrations').fetchone()[0] or 0
-    except sqlite3.DatabaseError as e:
-        conn.close()
-        raise DatabaseUnavailable(f"database {path} has no schema yet ({e}): run a job first") from None
+def open_readonly(url: str | Path) -> Database:
+    "A read-only connection to the database at `url` (SQLite file or PostgreSQL), checked to have the schema this code reads."
+    url, shown = str(url), display_url(str(url))
+    if backend(url) == 'sqlite':
+        path = sqlite_path(url).resolve()
+        if not path.is_file(): raise DatabaseUnavailable(f"database {path} does not exist: run a predict job first")
+        url = shown = str(path)
+    try:
+        db = Database(url, readonly=True)
+    except sa.exc.DBAPIError as e: raise DatabaseUnavailable(f"database {shown} cannot be reached: {e.orig}") from None
+    try: version = db.execute('SELECT MAX(version) FROM schema_migrations').scalar() or 0
+    except sa.exc.DBAPIError as e:
+        db.close()
+        raise DatabaseUnavailable(f"database {shown} has no schema yet ({str(e.orig).splitlines()[0]}): run a job first") from None
     if version < SCHEMA_VERSION:
-        conn.close()
-        raise DatabaseUnavailable(f"database {path} has schema version {version}, this service reads version {SCHEMA_VERSION}: "
+        db.close()
+        raise DatabaseUnavailable(f"database {shown} has schema version {version}, this service reads version {SCHEMA_VERSION}: "
                                   "run any job once, it migrates the database")
-    return conn
+    return db
 
 # %% ../../nbs/14_api_deps.ipynb #3a8d2bca
 class ReadOnlyDatabase:
     "The read-only database of one request, opened when the endpoint first reads it."
-    def __init__(self, url: str): self.url, self._conn = url, None
+    def __init__(self, url: str): self.url, self._db = url, None
 
-    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
-        "Run one query (named or positional parameters)."
-        if self._conn is None: self._conn = open_readonly(self.url)
-        return self._conn.execute(sql, params)
+    @property
+    def db(self) -> Database:
+        if self._db is None: self._db = open_readonly(self.url)
+        return self._db
+
+    def execute(self, sql: str, params: dict | None = None) -> sa.CursorResult:
+        "Run one query with `:name` parameters."
+        return self.db.execute(sql, params)
+
+    def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        "The rows of one query, as dicts."
+        return self.db.query(sql, params)
 
     def close(self):
-        if self._conn is not None: self._conn.close()
+        if self._db is not None: self._db.close()
 
 def get_db(settings: SettingsDep) -> Iterator[ReadOnlyDatabase]:
     "The read-only database of one request, closed after it."
@@ -117,11 +129,11 @@ LocationFilter = Annotated[Where, Depends(location_filter)]
 def find_location(db: ReadOnlyDatabase, where: Where) -> int | None:
     "The stored location id `where` asks for (None: all locations), or 404."
     if where.location_id is not None:
-        if not db.execute('SELECT 1 FROM locations WHERE id = ?', [where.location_id]).fetchone():
+        if not db.execute('SELECT 1 FROM locations WHERE id = :id', {'id': where.location_id}).fetchone():
             raise HTTPException(404, f"no location with id {where.location_id}")
         return where.location_id
     if where.city is not None:
-        r = db.execute('SELECT id FROM locations WHERE lower(name) = lower(?) ORDER BY id LIMIT 1', [where.city]).fetchone()
+        r = db.execute('SELECT id FROM locations WHERE lower(name) = lower(:city) ORDER BY id LIMIT 1', {'city': where.city}).fetchone()
         if r is None: raise HTTPException(404, f"no location named {where.city!r}")
         return r[0]
     return None

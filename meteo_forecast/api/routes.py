@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +17,7 @@ from .deps import (MAX_ID, Day, Db, LocationFilter, ModelId, ModelName, Period,
                                      SettingsDep, filters_text, find_location, note)
 from .schemas import (DayPredictions, Health, ModelDetail, ModelSummary, Observations,
                                         ObservedPredictions, Problem, Summary)
-from ..config import HOURLY_VARIABLES, UNITS, app_version
+from ..config import HOURLY_VARIABLES, UNITS, app_version, backend, display_url
 from ..db import abandoned_runs
 from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, location_filter
 
@@ -39,7 +38,7 @@ def get_predictions(db: Db, where: LocationFilter,
     "The 8 forecasts (00, 03, …, 21 h UTC) of a day, for each location and model that has them."
     location_id = find_location(db, where)
     sql = COMPARISON_SQL.format(extra=', p.inputs' if include_inputs else '', join='', location=location_filter('p.location_id', location_id))
-    rows = [dict(r) for r in db.execute(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id})]
+    rows = db.query(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id})
     if not rows: raise HTTPException(404, f"no forecasts stored for {date}" + filters_text(location_id, model, model_id))
     for r in rows:
         if 'inputs' in r: r['inputs'] = json.loads(r['inputs'] or '{}')
@@ -74,9 +73,9 @@ def get_observations(db: Db, where: LocationFilter, days: Period,
     start, end = days
     location_id = find_location(db, where)
     table = 'observations_3h' if step == '3h' else 'observations'
-    rows = [dict(r) for r in db.execute(
+    rows = db.query(
         f"SELECT location_id, time, {', '.join(HOURLY_VARIABLES)} FROM {table} WHERE {location_filter('location_id', location_id)} "
-        "AND time >= :first AND time <= :last ORDER BY location_id, time", {**day_bounds(start, end), 'loc': location_id})]
+        "AND time >= :first AND time <= :last ORDER BY location_id, time", {**day_bounds(start, end), 'loc': location_id})
     if not rows: raise HTTPException(404, f"no observations stored from {start} to {end}" + filters_text(location_id, None, None))
     note(f"{len(rows)} observations")
     return {'start': start, 'end': end, 'step': step, 'count': len(rows), 'units': UNITS, 'observations': rows}
@@ -85,7 +84,7 @@ def get_observations(db: Db, where: LocationFilter, days: Period,
 models = APIRouter(tags=['models'])
 _MODEL_SQL = "SELECT m.*, l.name AS city FROM models m JOIN locations l ON l.id = m.location_id"
 
-def _model_row(r: sqlite3.Row, detail: bool = False) -> dict:
+def _model_row(r: dict, detail: bool = False) -> dict:
     d = dict(r)
     params, metrics = json.loads(d.pop('parameters') or '{}'), json.loads(d.pop('metrics') or '{}')
     d.update(gap_hours=params.get('gap_hours'), validation_mae=(metrics.get('validation') or {}).get('mae'))
@@ -98,7 +97,7 @@ def _model_row(r: sqlite3.Row, detail: bool = False) -> dict:
 def get_models(db: Db, where: LocationFilter, name: ModelName = None):
     "The registered models, newest first."
     location_id = find_location(db, where)
-    rows = [_model_row(r) for r in db.execute(_MODEL_SQL + " WHERE (:loc IS NULL OR m.location_id = :loc) "
+    rows = [_model_row(r) for r in db.query(_MODEL_SQL + " WHERE (:loc IS NULL OR m.location_id = :loc) "
                                               "AND (:name IS NULL OR m.name = :name) ORDER BY m.created_at DESC, m.id DESC",
                                               {'loc': location_id, 'name': name})]
     note(f"{len(rows)} models")
@@ -108,7 +107,7 @@ def get_models(db: Db, where: LocationFilter, name: ModelName = None):
             responses={404: {'model': Problem, 'description': 'no model with that id'}, 422: {'description': 'the id is not a positive integer'}})
 def get_model(db: Db, model_id: Annotated[int, PathParam(ge=1, le=MAX_ID, description='model id')]):
     "One registered model: training period, parameters, features, validation metrics, artifact."
-    r = db.execute(_MODEL_SQL + ' WHERE m.id = ?', [model_id]).fetchone()
+    r = next(iter(db.query(_MODEL_SQL + ' WHERE m.id = :id', {'id': model_id})), None)
     if r is None: raise HTTPException(404, f"no model with id {model_id}")
     note(f"model {r['name']}")
     return _model_row(r, detail=True)
@@ -116,20 +115,24 @@ def get_model(db: Db, model_id: Annotated[int, PathParam(ge=1, le=MAX_ID, descri
 # %% ../../nbs/15_api_routes.ipynb #a1a569f5
 service = APIRouter(tags=['service'])
 
+def _shown(url: str) -> str:
+    "The database of `/health`: a SQLite file's full path, or a PostgreSQL URL without its password."
+    return str(Path(url).resolve()) if backend(url) == 'sqlite' else display_url(url)
+
 @service.get('/health', response_model=Health, responses={503: {'model': Problem, 'description': 'the database cannot be read'}})
 def get_health(db: Db, settings: SettingsDep):
     "Check that the database answers, and say what it holds."
     version = db.execute('SELECT MAX(version) FROM schema_migrations').fetchone()[0]
     counts = {t: db.execute(f'SELECT COUNT(*) FROM {t}').fetchone()[0]
               for t in ('locations', 'observations', 'models', 'predictions', 'runs')}
-    run = db.execute('SELECT id, job, status, finished_at FROM runs ORDER BY id DESC LIMIT 1').fetchone()
+    run = next(iter(db.query('SELECT id, job, status, finished_at FROM runs ORDER BY id DESC LIMIT 1')), None)
     dead = abandoned_runs(db, pd.Timestamp.now(tz='UTC'), settings.abandoned_after_seconds)
     status = 'degraded' if dead else 'ok'
     note(f"{status}, {counts['predictions']} predictions" + (f", abandoned runs {[r['id'] for r in dead]}" if dead else ''))
-    return {'status': status, 'database': str(Path(settings.database).resolve()), 'schema_version': version,
+    return {'status': status, 'database': _shown(settings.database), 'schema_version': version,
             'counts': counts, 'last_observation': db.execute('SELECT MAX(time) FROM observations').fetchone()[0],
             'last_prediction': db.execute('SELECT MAX(target_time) FROM predictions').fetchone()[0],
-            'last_run': dict(run) if run else None, 'abandoned_runs': dead}
+            'last_run': run, 'abandoned_runs': dead}
 
 @service.get('/version', response_model=str, responses={200: {'content': {'application/json': {'example': '0.0.0'}}}})
 def get_version() -> str:
