@@ -106,7 +106,7 @@ monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the la
 api: $(STAMP)  ## serve the REST API on http://HOST:API_PORT (docs at /docs)
 	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(API_PORT)
 
-datasette: $(STAMP)  ## serve the Datasette explorer on http://HOST:DATASETTE_PORT (read-only)
+datasette: $(STAMP)  ## serve the Datasette explorer on http://HOST:DATASETTE_PORT (read-only; a PostgreSQL database is served from a snapshot)
 	PATH="$(CURDIR)/$(BIN):$$PATH" api/datasette/serve.sh "$(METEO_FORECAST_DB)" --host $(HOST) --port $(DATASETTE_PORT)
 
 serve: $(STAMP)  ## serve the API and Datasette together over the same database (Ctrl-C stops both)
@@ -117,11 +117,12 @@ test: $(STAMP) check-clean lint nbdev-test pytest  ## set up, then run every che
 check-clean: $(STAMP)  ## fail if nbdev_clean or nbdev_export would change a file
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
 
-lint: $(STAMP)  ## lint the package, the API entry point and the tests (ruff), the Dockerfile (hadolint), the workflows (actionlint, zizmor)
+lint: $(STAMP)  ## lint the package, the API entry point and the tests (ruff), the Dockerfile (hadolint), the workflows (actionlint, zizmor), the Kubernetes manifests (kubernetes-validate)
 	$(BIN)/ruff check meteo_forecast api tests scripts
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/actionlint
 	$(BIN)/zizmor --offline --persona pedantic .github/workflows
+	$(BIN)/kubernetes-validate --strict --quiet $(filter-out %/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests), two at a time, one thread each
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
