@@ -95,10 +95,11 @@ cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of C
 		-p retrain_every $(RETRAIN_EVERY) $(if $(WORKERS),-p workers $(WORKERS)) $(if $(SCHEDULER),-p scheduler $(SCHEDULER)) \
 		$(if $(SOURCE),-p source $(SOURCE))
 
-scale: $(STAMP)  ## storage and serving benchmark: SCALE_CITIES x SCALE_YEARS (default 50 x 10, curve 1,10) -> runs/scale_results.json
+scale: $(STAMP)  ## storage and serving benchmark: SCALE_CITIES x SCALE_YEARS (default 50 x 10, curve 1,10) on SCALE_BACKEND (sqlite, postgresql) -> runs/
 	@mkdir -p $(RUNS)
-	$(BIN)/papermill nbs/scale.ipynb $(RUNS)/scale.ipynb -p cities $(or $(SCALE_CITIES),50) -p years $(or $(SCALE_YEARS),10) \
-		-p results_path $(RUNS)/scale_results.json
+	$(BIN)/papermill nbs/scale.ipynb $(RUNS)/scale-$(or $(SCALE_BACKEND),sqlite).ipynb -p cities $(or $(SCALE_CITIES),50) \
+		-p years $(or $(SCALE_YEARS),10) -p backend $(or $(SCALE_BACKEND),sqlite) \
+		-p results_path $(RUNS)/scale_results_$(or $(SCALE_BACKEND),sqlite).json
 
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
 	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))

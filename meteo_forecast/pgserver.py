@@ -5,6 +5,7 @@
 # %% ../nbs/19_pgserver.ipynb #a532c4d3
 from __future__ import annotations
 
+import atexit
 import glob
 import logging
 import os
@@ -66,6 +67,7 @@ class LocalPostgreSQL:
         self._run('pg_ctl', '-D', str(data), '-l', str(self.dir / 'server.log'), '-w', '-t', '60', '-o',
                   f'-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200', 'start')
         self._run('createdb', '-h', '127.0.0.1', '-p', str(self.port), '-U', 'postgres', self.database)
+        atexit.register(self.stop)   # a process that ends without calling stop (a failed notebook) leaves no server behind
         log.info("local PostgreSQL %s started in %.1f s (%s)", self.url, time.perf_counter() - t0, self.dir)
         return self
 
@@ -75,8 +77,9 @@ class LocalPostgreSQL:
         return self.url.rsplit('/', 1)[0] + '/' + name
 
     def stop(self) -> None:
-        "Stop the server and remove its folder."
+        "Stop the server and remove its folder (once: later calls do nothing)."
         if self.dir is None: return
+        atexit.unregister(self.stop)
         try: self._run('pg_ctl', '-D', str(self.dir / 'data'), '-m', 'immediate', '-w', 'stop')
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
