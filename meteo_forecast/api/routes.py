@@ -97,9 +97,9 @@ def _model_row(r: dict, detail: bool = False) -> dict:
 def get_models(db: Db, where: LocationFilter, name: ModelName = None):
     "The registered models, newest first."
     location_id = find_location(db, where)
-    rows = [_model_row(r) for r in db.query(_MODEL_SQL + " WHERE (:loc IS NULL OR m.location_id = :loc) "
-                                              "AND (:name IS NULL OR m.name = :name) ORDER BY m.created_at DESC, m.id DESC",
-                                              {'loc': location_id, 'name': name})]
+    rows = [_model_row(r) for r in db.query(_MODEL_SQL + f" WHERE {location_filter('m.location_id', location_id)} "
+                                            "AND (:name IS NULL OR m.name = :name) ORDER BY m.created_at DESC, m.id DESC",
+                                            {'loc': location_id, 'name': name})]
     note(f"{len(rows)} models")
     return rows
 
