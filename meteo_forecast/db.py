@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fastcore.script import Param, call_parse
 
-from .config import HOURLY_VARIABLES, Location, backend, db_url, display_url, iso, sqlite_path, utc
+from .config import HOURLY_VARIABLES, Location, backend, db_url, display_url, iso, setup_logging, sqlite_path, utc
 from .preprocess import MAX_GAP_HOURS, hourly_to_3h
 
 log = logging.getLogger(__name__)
@@ -134,17 +134,21 @@ MIGRATION_LOCK, CALL_BUDGET_LOCK = 1, 2   # the advisory locks of the blocks tha
 def _end(db: Database, statement: str) -> None:
     db.conn.exec_driver_sql(statement)
 
+def _advisory_lock(db: Database, lock: int | None) -> None:
+    "Take the transaction's advisory lock `lock` (PostgreSQL; SQLite's write lock serializes every write block already)."
+    if lock is not None and db.backend == 'postgresql': db.execute('SELECT pg_advisory_xact_lock(:k)', {'k': lock})
+
 @contextmanager
 def transaction(db: Database, lock: int | None = None):
     "Run the block's writes as one transaction: committed at the end, rolled back on any error; `lock` serializes blocks."
     if db.in_transaction:
-        if lock is not None and db.backend == 'postgresql': db.execute('SELECT pg_advisory_xact_lock(:k)', {'k': lock})
+        _advisory_lock(db, lock)
         yield db
         return
     _end(db, 'BEGIN IMMEDIATE' if db.backend == 'sqlite' else 'BEGIN')
     db.in_transaction = True
     try:
-        if lock is not None and db.backend == 'postgresql': db.execute('SELECT pg_advisory_xact_lock(:k)', {'k': lock})
+        _advisory_lock(db, lock)
         yield db
         _end(db, 'COMMIT')
     except BaseException:
@@ -409,7 +413,7 @@ def abandoned_runs(db, now: pd.Timestamp, after_seconds: float) -> list[dict]:
 # %% ../nbs/04_db.ipynb #c0e1b2c3
 COPY_ORDER = ['locations', 'runs', 'models', 'observations', 'observations_3h', 'predictions', 'archive_calls']
 _KEYS = {'observations': ['location_id', 'time'], 'observations_3h': ['location_id', 'time'],
-         'predictions': ['location_id', 'model_id', 'target_time']}
+         'predictions': ['location_id', 'model_id', 'target_time'], 'archive_calls': ['at']}   # the others: id
 
 @contextmanager
 def _read_snapshot(db: Database):
@@ -428,7 +432,7 @@ def copy_database(source: str, target: str, batch: int = 20_000, progress=None) 
         if any(dst.count(t) for t in COPY_ORDER): raise ValueError(f"{display_url(target)} is not empty")
         with _read_snapshot(src), transaction(dst):
             for table in COPY_ORDER:
-                key = _KEYS.get(table, ['id'] if table != 'archive_calls' else ['at'])
+                key = _KEYS.get(table, ['id'])
                 select = sa.text(f"SELECT * FROM {table} ORDER BY {', '.join(key)}").execution_options(yield_per=batch)
                 result = src.conn.execute(select)
                 counts[table] = 0
@@ -447,22 +451,22 @@ def snapshot(source: str, path: str | Path) -> dict[str, int]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    for f in (tmp, Path(f'{tmp}-wal'), Path(f'{tmp}-shm')): f.unlink(missing_ok=True)
+    files = [tmp, Path(f'{tmp}-wal'), Path(f'{tmp}-shm')]   # the temporary database and what SQLite keeps beside it
+    for f in files: f.unlink(missing_ok=True)
     try:
         counts = copy_database(source, str(tmp))
         _ENGINES.pop((os.getpid(), str(tmp), False), None)
         with sqlite3.connect(tmp) as conn: conn.execute('PRAGMA journal_mode = DELETE')   # one file, for readers that cannot write
         os.replace(tmp, path)
     finally:
-        for f in (tmp, Path(f'{tmp}-wal'), Path(f'{tmp}-shm')): f.unlink(missing_ok=True)
+        for f in files: f.unlink(missing_ok=True)
     return counts
 
 @call_parse
 def snapshot_cli(output: Param("the SQLite file to write (replaced atomically)", str),
                  database: Param("the database to copy (default env METEO_FORECAST_DB)", str) = None):
     "Copy the database (typically PostgreSQL) to a SQLite file for Datasette."
-    logging.basicConfig(level=os.environ.get('METEO_FORECAST_LOG_LEVEL', 'INFO'),
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    setup_logging()
     source = database or db_url()
     t0 = time.perf_counter()
     try: counts = snapshot(source, output)

@@ -21,8 +21,8 @@ from ..db import SCHEMA_VERSION, Database
 
 # %% auto #0
 __all__ = ['SettingsDep', 'Db', 'MAX_DAYS', 'MAX_ID', 'Day', 'Period', 'LocationFilter', 'ModelName', 'ModelId', 'get_settings',
-           'DatabaseUnavailable', 'open_readonly', 'ReadOnlyDatabase', 'get_db', 'period', 'Where', 'location_filter',
-           'find_location', 'filters_text', 'note', 'printable', 'request_line']
+           'DatabaseUnavailable', 'shown_database', 'open_readonly', 'ReadOnlyDatabase', 'get_db', 'period', 'Where',
+           'location_filter', 'find_location', 'filters_text', 'note', 'printable', 'request_line']
 
 # %% ../../nbs/14_api_deps.ipynb #09a45b59
 def get_settings(request: Request) -> Settings:
@@ -37,23 +37,25 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 class DatabaseUnavailable(RuntimeError):
     "The database cannot be read (missing file, server down, no schema yet, locked, corrupt)."
 
+def shown_database(url: str | Path) -> str:
+    "A database as the errors and `/health` name it: a SQLite file's full path, or a PostgreSQL URL without its password."
+    return str(sqlite_path(str(url)).resolve()) if backend(str(url)) == 'sqlite' else display_url(str(url))
+
 def open_readonly(url: str | Path) -> Database:
     "A read-only connection to the database at `url` (SQLite file or PostgreSQL), checked to have the schema this code reads."
-    url, shown = str(url), display_url(str(url))
-    if backend(url) == 'sqlite':
-        path = sqlite_path(url).resolve()
-        if not path.is_file(): raise DatabaseUnavailable(f"database {path} does not exist: run a predict job first")
-        url = shown = str(path)
+    url = shown_database(url)   # a SQLite file by its full path: the API never creates one
+    if backend(url) == 'sqlite' and not Path(url).is_file():
+        raise DatabaseUnavailable(f"database {url} does not exist: run a predict job first")
     try:
         db = Database(url, readonly=True)
-    except sa.exc.DBAPIError as e: raise DatabaseUnavailable(f"database {shown} cannot be reached: {e.orig}") from None
+    except sa.exc.DBAPIError as e: raise DatabaseUnavailable(f"database {shown_database(url)} cannot be reached: {e.orig}") from None
     try: version = db.execute('SELECT MAX(version) FROM schema_migrations').scalar() or 0
     except sa.exc.DBAPIError as e:
         db.close()
-        raise DatabaseUnavailable(f"database {shown} has no schema yet ({str(e.orig).splitlines()[0]}): run a job first") from None
+        raise DatabaseUnavailable(f"database {shown_database(url)} has no schema yet ({str(e.orig).splitlines()[0]}): run a job first") from None
     if version < SCHEMA_VERSION:
         db.close()
-        raise DatabaseUnavailable(f"database {shown} has schema version {version}, this service reads version {SCHEMA_VERSION}: "
+        raise DatabaseUnavailable(f"database {shown_database(url)} has schema version {version}, this service reads version {SCHEMA_VERSION}: "
                                   "run any job once, it migrates the database")
     return db
 

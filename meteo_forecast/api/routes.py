@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
@@ -14,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 
 from .deps import (MAX_ID, Day, Db, LocationFilter, ModelId, ModelName, Period,
-                                     SettingsDep, filters_text, find_location, note)
+                                     SettingsDep, filters_text, find_location, note, shown_database)
 from .schemas import (DayPredictions, Health, ModelDetail, ModelSummary, Observations,
                                         ObservedPredictions, Problem, Summary)
-from ..config import HOURLY_VARIABLES, UNITS, app_version, backend, display_url
+from ..config import HOURLY_VARIABLES, UNITS, app_version
 from ..db import abandoned_runs
 from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, location_filter
 
@@ -115,10 +114,6 @@ def get_model(db: Db, model_id: Annotated[int, PathParam(ge=1, le=MAX_ID, descri
 # %% ../../nbs/15_api_routes.ipynb #a1a569f5
 service = APIRouter(tags=['service'])
 
-def _shown(url: str) -> str:
-    "The database of `/health`: a SQLite file's full path, or a PostgreSQL URL without its password."
-    return str(Path(url).resolve()) if backend(url) == 'sqlite' else display_url(url)
-
 @service.get('/health', response_model=Health, responses={503: {'model': Problem, 'description': 'the database cannot be read'}})
 def get_health(db: Db, settings: SettingsDep):
     "Check that the database answers, and say what it holds."
@@ -129,7 +124,7 @@ def get_health(db: Db, settings: SettingsDep):
     dead = abandoned_runs(db, pd.Timestamp.now(tz='UTC'), settings.abandoned_after_seconds)
     status = 'degraded' if dead else 'ok'
     note(f"{status}, {counts['predictions']} predictions" + (f", abandoned runs {[r['id'] for r in dead]}" if dead else ''))
-    return {'status': status, 'database': _shown(settings.database), 'schema_version': version,
+    return {'status': status, 'database': shown_database(settings.database), 'schema_version': version,
             'counts': counts, 'last_observation': db.execute('SELECT MAX(time) FROM observations').fetchone()[0],
             'last_prediction': db.execute('SELECT MAX(target_time) FROM predictions').fetchone()[0],
             'last_run': run, 'abandoned_runs': dead}
