@@ -64,7 +64,7 @@ ingest: $(STAMP)  ## store observations up to DATE-1 (from the archive API, or D
 
 predict: $(STAMP)  ## forecast DATE (default tomorrow, UTC): papermill nbs/predict.ipynb (DATA_FILE, DAYS, RETRAIN=False optional) -> runs/
 	@mkdir -p $(RUNS)
-	@$(if $(DATA_FILE),true,$(BIN)/meteo_check_archive)
+	@$(if $(DATA_FILE),true,$(BIN)/meteo_check_archive --latitude $(LATITUDE) --longitude $(LONGITUDE))
 	$(BIN)/papermill nbs/predict.ipynb $(RUNS)/predict-$(DATE)-$(CITY_SLUG).ipynb -p date $(DATE) $(JOB_PARAMS) \
 		$(if $(RETRAIN),-p retrain $(RETRAIN)) $(if $(DAYS),-p days $(DAYS))
 

@@ -187,7 +187,8 @@ def ingest_cli(date: Param("forecast day D: observations are stored up to D-1", 
           f"rejected; last observation {report['last_observation']}")
 
 @call_parse
-def check_archive_cli():
-    "Say in one line whether the Open-Meteo archive of `OPEN_METEO_ARCHIVE_URL` can be reached; exit 1 if not."
-    try: print(check_archive())
+def check_archive_cli(latitude: Param("latitude of the place to ask for, degrees", float) = PARIS.latitude,
+                      longitude: Param("longitude of the place to ask for, degrees", float) = PARIS.longitude):
+    "Say in one line whether the Open-Meteo archive of `OPEN_METEO_ARCHIVE_URL` answers for a place; exit 1 if not."
+    try: print(check_archive(location=Location(latitude, longitude)))
     except OpenMeteoError as e: raise SystemExit(f"error: {e}")

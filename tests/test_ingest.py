@@ -117,3 +117,19 @@ def test_import_refuses_a_file_of_another_place(db):
     with pytest.raises(ValueError, match='not near Paris'):
         import_file(db, sample_path('centre-france_2024-2025_export.csv'), PARIS)
     assert db.count('locations') == 0
+
+
+def test_the_archive_check_asks_for_the_place_of_the_job():
+    "`make predict LATITUDE=… LONGITUDE=…` checks the archive for that place: a stand-in of another city's file answers."
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from meteo_forecast.standin import ArchiveStandIn
+    cli = str(Path(sys.executable).parent / 'meteo_check_archive')
+    with ArchiveStandIn(sample_path('centre-france_2024-2025_export.csv')) as si:
+        env = {**os.environ, 'OPEN_METEO_ARCHIVE_URL': si.url}
+        here = subprocess.run([cli, '--latitude', '46.0105', '--longitude', '2.0'], env=env, capture_output=True, text=True, timeout=60)
+        paris = subprocess.run([cli], env=env, capture_output=True, text=True, timeout=60)
+    assert here.returncode == 0 and here.stdout.strip() == f"the Open-Meteo archive at {si.url} answers"
+    assert paris.returncode == 1 and 'no data near latitude 48.8566' in paris.stderr
