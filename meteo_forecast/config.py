@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     database: str = Field(DEFAULT_DB, validation_alias='METEO_FORECAST_DB')
     archive_url: str = Field(DEFAULT_ARCHIVE_URL, validation_alias='OPEN_METEO_ARCHIVE_URL')
     registry: Path = Field(Path(DEFAULT_REGISTRY), validation_alias='METEO_FORECAST_REGISTRY')
+    tracking_uri: str | None = Field(None, validation_alias='MLFLOW_TRACKING_URI')
     app_version: str | None = Field(None, validation_alias='APP_VERSION')
     log_level: str = Field('INFO', validation_alias='METEO_FORECAST_LOG_LEVEL')
     samples: Path | None = Field(None, validation_alias='METEO_FORECAST_SAMPLES')
@@ -56,7 +57,7 @@ def archive_url() -> str:
 
 # %% ../nbs/00_config.ipynb #5820e875
 def registry_dir() -> Path:
-    "Folder of model artifacts from `METEO_FORECAST_REGISTRY`."
+    "Folder of the trained models from `METEO_FORECAST_REGISTRY`: MLflow's artifact store when its store is embedded."
     return Settings().registry
 
 # %% ../nbs/00_config.ipynb #f458eeaf

@@ -223,10 +223,31 @@ def _m004_archive_calls(db: Database) -> None:
     create_table(db, 'archive_calls', {'at': 'float', 'weight': 'float'}, not_null={'at', 'weight'})
     create_index(db, 'archive_calls', ['at'])
 
+def _m005_model_lifecycle(db: Database) -> None:
+    for column, kind in (('gap_hours', 'int'), ('role', 'text'), ('mlflow_model', 'text'), ('mlflow_version', 'int'),
+                         ('mlflow_run_id', 'text')):
+        add_column(db, 'models', column, kind)
+    for r in db.query('SELECT id, parameters FROM models'):   # the gap was only in the parameters' JSON
+        db.execute('UPDATE models SET gap_hours = :gap WHERE id = :id', {'id': r['id'], 'gap': json.loads(r['parameters'] or '{}').get('gap_hours')})
+    db.execute("UPDATE models SET role = 'retired'")   # models of the joblib registry: no MLflow version, none serves
+    create_index(db, 'models', ['location_id', 'mlflow_model', 'role'])
+    add_column(db, 'predictions', 'role', 'text')
+    db.execute("UPDATE predictions SET role = 'champion'")   # every forecast stored until now was served
+    create_table(db, 'model_transitions', {'id': 'id', 'at': 'time', 'location_id': 'int', 'slot': 'text', 'gap_hours': 'int',
+                                           'action': 'text', 'role': 'text', 'from_model_id': 'int', 'to_model_id': 'int',
+                                           'from_version': 'int', 'to_version': 'int', 'actor': 'text', 'reason': 'text',
+                                           'run_id': 'int'},
+                 not_null={'at', 'location_id', 'slot', 'gap_hours', 'action', 'role', 'actor'},
+                 foreign_keys=[('location_id', 'locations'), ('from_model_id', 'models'), ('to_model_id', 'models'),
+                               ('run_id', 'runs')])
+    create_index(db, 'model_transitions', ['location_id', 'slot', 'at'])
+
 MIGRATIONS = [(1, 'initial schema', _m001_initial),
               (2, 'runs: heartbeat, process and host, so that a dead job shows as abandoned', _m002_run_liveness),
               (3, 'predictions: 80 % and 95 % intervals', _m003_prediction_intervals),
-              (4, 'archive_calls: the ledger of the archive call budget the jobs share', _m004_archive_calls)]
+              (4, 'archive_calls: the ledger of the archive call budget the jobs share', _m004_archive_calls),
+              (5, 'the model lifecycle: MLflow version, gap and role of each model, role of each forecast, model_transitions',
+               _m005_model_lifecycle)]
 SCHEMA_VERSION = len(MIGRATIONS)   # the version this code reads and writes
 
 def schema_version(db: Database) -> int:
@@ -391,15 +412,14 @@ def update_row(db: Database, table: str, id: int, values: dict) -> None:
     db.execute(f'UPDATE {table} SET {sets} WHERE id = :id', {**values, 'id': id})
 
 # %% ../nbs/04_db.ipynb #e91d11e7
-def replace_predictions(db: Database, location_id: int, model_name: str, rows: list[dict]) -> int:
-    "Store forecast `rows` (with model_id, target_time, ...) replacing earlier ones of the same model name and target times."
+def replace_predictions(db: Database, location_id: int, role: str, rows: list[dict]) -> int:
+    "Store forecast `rows` (with model_id, target_time, ...) of `role`, replacing earlier ones of that role and target times."
     if not rows: return 0
     times = sorted(r['target_time'] for r in rows)
     with transaction(db):
         db.execute("DELETE FROM predictions WHERE location_id = :loc AND target_time >= :first AND target_time <= :last "
-                   "AND model_id IN (SELECT id FROM models WHERE name = :name AND location_id = :loc)",
-                   {'loc': location_id, 'first': times[0], 'last': times[-1], 'name': model_name})
-        upsert(db, 'predictions', [{'location_id': location_id, **r} for r in rows],
+                   "AND role = :role", {'loc': location_id, 'first': times[0], 'last': times[-1], 'role': role})
+        upsert(db, 'predictions', [{'location_id': location_id, 'role': role, **r} for r in rows],
                ['location_id', 'model_id', 'target_time'], keep_existing_on_null=False)
     return len(rows)
 
@@ -411,7 +431,8 @@ def abandoned_runs(db, now: pd.Timestamp, after_seconds: float) -> list[dict]:
                     {'limit': iso(now - pd.Timedelta(seconds=after_seconds))})
 
 # %% ../nbs/04_db.ipynb #c0e1b2c3
-COPY_ORDER = ['locations', 'runs', 'models', 'observations', 'observations_3h', 'predictions', 'archive_calls']
+COPY_ORDER = ['locations', 'runs', 'models', 'observations', 'observations_3h', 'predictions', 'archive_calls',
+              'model_transitions']
 _KEYS = {'observations': ['location_id', 'time'], 'observations_3h': ['location_id', 'time'],
          'predictions': ['location_id', 'model_id', 'target_time'], 'archive_calls': ['at']}   # the others: id
 

@@ -17,7 +17,7 @@ from .config import MIN_HISTORY_DAYS, MIN_TRAIN_DAYS, SLOT_HOURS, TARGET, iso
 from .features import SLOT_COLUMNS, as_days, day_targets
 from .intervals import CALIBRATION_DAYS, adapted_levels, fit_calibrated
 from .models import Forecaster, History
-from .scoring import scores
+from .scoring import interval_scores, scores
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,19 @@ def training_days(history: History, train_end: pd.Timestamp, gap_hours: int = 0,
     return as_days(days)
 
 # %% ../nbs/11_pipeline.ipynb #38bf62b9
+def _calibration_scores(intervals, predicted: pd.DataFrame, observed: pd.DataFrame) -> dict:
+    "Coverage and mean width of the intervals on the days they were calibrated on (in sample for them: a check, not a test)."
+    bounds = intervals.bounds(predicted)
+    out = {}
+    for p in (80, 95):
+        s = interval_scores(bounds[f'lower_{p}'], bounds[f'upper_{p}'], observed, p / 100)
+        out.update({f'coverage_{p}': s['coverage'], f'width_{p}': s['width']})
+    return out
+
 def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
                 calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> tuple[Forecaster, dict]:
     """Validate on the last training days (`calibration_split`: a year when there are two) and calibrate the intervals on them, then fit
-    on all days up to `train_end`; return the model, with its `intervals_`, and the metrics."""
+    on all days up to `train_end`; return the model, with its `intervals_` and its out-of-sample `validation_` forecasts, and the metrics."""
     history = history.until(train_end + pd.Timedelta(days=1))
     days = training_days(history, train_end, gap_hours, max_days)
     if len(days) < MIN_TRAIN_DAYS:
@@ -88,8 +97,9 @@ def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFA
     t0 = time.perf_counter()
     model, predicted, observed = fit_calibrated(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
     metrics = {'validation': {'start': iso(predicted.index[0]), 'end': iso(predicted.index[-1]), **scores(predicted, observed)},
-               'intervals': model.intervals_ and model.intervals_.summary(), 'train_days': len(days), 'fit_seconds': round(time.perf_counter() - t0, 3)}
-    model.train_start_, model.train_end_ = days[0], days[-1]
+               'intervals': model.intervals_ and {**model.intervals_.summary(), **_calibration_scores(model.intervals_, predicted, observed)},
+               'train_days': len(days), 'fit_seconds': round(time.perf_counter() - t0, 3)}
+    model.train_start_, model.train_end_, model.validation_ = days[0], days[-1], predicted
     log.info("trained %s (gap %d h) on %d days %s..%s: validation MAE %.2f °C over %d days",
              model.name, gap_hours, len(days), days[0].date(), days[-1].date(), metrics['validation']['mae'], len(predicted))
     return model, metrics

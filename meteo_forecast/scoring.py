@@ -15,7 +15,8 @@ from .features import SLOT_COLUMNS
 
 # %% auto #0
 __all__ = ['SEASONS', 'INTERVAL_COLUMNS', 'COMPARISON_SQL', 'scores', 'season_of', 'interval_scores', 'location_filter',
-           'day_bounds', 'forecasts_vs_observed', 'comparison_summary']
+           'day_bounds', 'forecasts_vs_observed', 'comparison_summary', 'daily_losses', 'role_losses',
+           'diebold_mariano']
 
 # %% ../nbs/07_scoring.ipynb #1d2431ad
 def scores(predicted: pd.DataFrame, observed: pd.DataFrame) -> dict:
@@ -57,12 +58,12 @@ def interval_scores(lower: pd.DataFrame, upper: pd.DataFrame, observed: pd.DataF
 # %% ../nbs/07_scoring.ipynb #f58bbefa
 INTERVAL_COLUMNS = ['lower_80', 'upper_80', 'lower_95', 'upper_95']   # °C, of each stored forecast (`10_intervals`)
 
-COMPARISON_SQL = """SELECT p.location_id, l.name AS city, p.model_id, m.name AS model, p.target_time, p.predicted,
+COMPARISON_SQL = """SELECT p.location_id, l.name AS city, p.model_id, m.name AS model, p.role, p.target_time, p.predicted,
   p.lower_80, p.upper_80, p.lower_95, p.upper_95, p.horizon_hours, p.data_until, p.issued_at, p.run_id {extra}
 FROM predictions p JOIN models m ON m.id = p.model_id JOIN locations l ON l.id = p.location_id {join}
 WHERE {location} AND p.target_time >= :first AND p.target_time <= :last
-  AND (:model IS NULL OR m.name = :model) AND (:model_id IS NULL OR p.model_id = :model_id)
-ORDER BY p.location_id, m.name, p.target_time"""
+  AND (:model IS NULL OR m.name = :model) AND (:model_id IS NULL OR p.model_id = :model_id) AND (:role IS NULL OR p.role = :role)
+ORDER BY p.location_id, p.role DESC, m.name, p.target_time"""
 
 def location_filter(column: str, location_id: int | None) -> str:
     "The SQL condition on `column` for one location (`= :loc`, which the tables' (location_id, time) keys serve) or for all."
@@ -74,11 +75,11 @@ def day_bounds(start: dt.date, end: dt.date) -> dict:
 
 # %% ../nbs/07_scoring.ipynb #0a91bfe5
 def forecasts_vs_observed(db, start: dt.date, end: dt.date, location_id: int | None = None,
-                          model: str | None = None, model_id: int | None = None) -> list[dict]:
+                          model: str | None = None, model_id: int | None = None, role: str | None = None) -> list[dict]:
     "Forecasts of the days `start`..`end` in `db` (a job's or the API's) with the observed 3-hour mean of their slot (None if not stored) and the error."
     rows = db.query(COMPARISON_SQL.format(extra=', o.temperature_2m AS observed', location=location_filter('p.location_id', location_id),
                                           join='LEFT JOIN observations_3h o ON o.location_id = p.location_id AND o.time = p.target_time'),
-                    {**day_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id})
+                    {**day_bounds(start, end), 'loc': location_id, 'model': model, 'model_id': model_id, 'role': role})
     for r in rows: r['error'] = None if r['observed'] is None else r['predicted'] - r['observed']
     return rows
 
@@ -98,3 +99,35 @@ def comparison_summary(rows: list[dict]) -> dict:
     s = scores(col('predicted'), col('observed'))
     cover = {f'coverage_{p}': interval_scores(col(f'lower_{p}'), col(f'upper_{p}'), col('observed'), p / 100)['coverage'] for p in (80, 95)}
     return {'count': int((df.predicted.notna() & df.observed.notna()).sum()), **s, **cover}
+
+# %% ../nbs/07_scoring.ipynb #84d7cf97
+def daily_losses(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Series:
+    "The mean absolute error of each day's 8 slots, °C (days with a slot missing are left out)."
+    err = (predicted - observed.reindex_like(predicted)).abs()
+    return err[err.notna().all(axis=1)].mean(axis=1)
+
+def role_losses(rows: list[dict]) -> dict[str, pd.Series]:
+    "Per role, the daily losses (`daily_losses`) of comparison rows, indexed by (location id, day)."
+    df = pd.DataFrame(rows, columns=['location_id', 'role', 'target_time', 'predicted', 'observed'])
+    out = {}
+    for role, part in df.groupby('role'):
+        t = pd.to_datetime(part.target_time, utc=True)
+        key = [part.location_id, t.dt.normalize(), [SLOT_COLUMNS[h // SLOT_HOURS] for h in t.dt.hour]]
+        wide = part[['predicted', 'observed']].apply(pd.to_numeric).astype(float).set_index(key).unstack(-1)
+        out[role] = daily_losses(wide['predicted'].reindex(columns=SLOT_COLUMNS), wide['observed'].reindex(columns=SLOT_COLUMNS))
+    return out
+
+# %% ../nbs/07_scoring.ipynb #aa3e72e4
+def diebold_mariano(d, h: int = 1) -> tuple[float, float]:
+    """Diebold–Mariano statistic of the loss differentials `d` (a − b) with Harvey, Leybourne and Newbold's
+    small-sample correction, and its one-sided p-value against "a is worse" (Student t with n − 1 degrees of freedom)."""
+    from scipy import stats   # loaded when a comparison is made, not with the API
+    d = np.asarray(d, float)
+    n = len(d)
+    if n < 3: raise ValueError(f"{n} loss differentials: the test needs at least 3")
+    dc = d - d.mean()
+    gamma = [dc[k:] @ dc[:n - k] / n for k in range(h)]
+    variance = (gamma[0] + 2 * sum(gamma[1:])) / n
+    if variance <= 0: return (0.0, 0.5) if d.mean() == 0 else (float(np.copysign(np.inf, d.mean())), float(d.mean() < 0))
+    dm = d.mean() / np.sqrt(variance) * np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    return float(dm), float(stats.t.sf(dm, df=n - 1))
