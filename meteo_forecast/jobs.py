@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import signal
@@ -22,23 +21,25 @@ import sqlalchemy as sa
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .config import (HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, job_day, registry_dir,
-                                   setup_logging)
+from .config import HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, job_day, setup_logging
 from .db import (Database, abandoned_runs, connect, hourly_observations, insert_row, now_iso, replace_predictions,
-                               to_json, transaction, update_row)
+                               to_json, update_row)
 from .ingest import archive_client, import_file, ingest_until
-from .models import History, load_model, register_model, saved_model, sweep_staged
+from .lifecycle import Offer, freshest_train_end, newest_training, offer, serving, train_candidates
+from .models import History
 from .openmeteo import DEFAULT_SOURCE, ArchiveClient
 from .intervals import ADAPT_DAYS
-from .pipeline import DEFAULT_ALGORITHM, forecast_day, gap_for, make_model, train_model
+from .pipeline import DEFAULT_ALGORITHM, forecast_day, gap_for, make_model
+from .registry import CHALLENGER, CHAMPION, Slot
+from .tracking import Tracking, TrackingUnavailable, sha256_file
 from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'freshest_train_end', 'find_model',
+__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'job_tracking', 'job_tags',
            'job_location', 'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe',
-           'train_and_register', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
+           'train_for', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -58,8 +59,8 @@ def reap_abandoned(db: Database, after_seconds: float) -> list[dict]:
 # %% ../nbs/12_jobs.ipynb #69618013
 class Run:
     "A batch job run, recorded in the `runs` table with per-step timings, a heartbeat and its end; use as a context manager."
-    def __init__(self, db: Database, job: str, parameters: dict, registry: Path | None = None):
-        self.db, self.job, self.parameters, self.registry = db, job, parameters, registry
+    def __init__(self, db: Database, job: str, parameters: dict):
+        self.db, self.job, self.parameters = db, job, parameters
         self.id: int | None = None
         self.steps: list[dict] = []
         self.step_name: str | None = None
@@ -69,7 +70,6 @@ class Run:
     def __enter__(self) -> Run:
         settings = Settings()
         reap_abandoned(self.db, settings.abandoned_after_seconds)
-        if self.registry is not None: sweep_staged(self.registry)
         self._t0, started = time.perf_counter(), now_iso()
         self.id = insert_row(self.db, 'runs', {'job': self.job, 'parameters': to_json(self.parameters), 'status': 'running',
                                                'started_at': started, 'heartbeat_at': started, 'pid': os.getpid(),
@@ -125,27 +125,20 @@ class Run:
                         self.step_name, seconds, values['error'], to_json(self.parameters))
         return False
 
-# %% ../nbs/12_jobs.ipynb #f8786b19
-def freshest_train_end(day: dt.date, gap_hours: int) -> pd.Timestamp:
-    "Last training day a model may have to forecast `day` from data ending `gap_hours` before it."
-    return (day_start(day) - pd.Timedelta(hours=gap_hours) - pd.Timedelta(days=1)).floor('D')
-
 # %% ../nbs/12_jobs.ipynb #a7d0ef04
-def find_model(db: Database, location_id: int, name: str, gap_hours: int, day: dt.date,
-               max_age_days: int | None = None) -> dict | None:
-    "The latest registered model `name` of a location for `gap_hours` that may forecast `day` (at most `max_age_days` old)."
-    newest = freshest_train_end(day, gap_hours)
-    sql = ('SELECT * FROM models WHERE location_id = :loc AND name = :name AND train_end <= :newest'
-           + (' AND train_end >= :oldest' if max_age_days is not None else '') + ' ORDER BY created_at DESC, id DESC')
-    params = {'loc': location_id, 'name': name, 'newest': iso(newest),
-              'oldest': iso(newest - pd.Timedelta(days=max_age_days or 0))}
-    for row in db.query(sql, params):
-        if json.loads(row['parameters'] or '{}').get('gap_hours') != gap_hours: continue
-        if not Path(row['artifact_path']).exists():
-            log.warning("model %d's file %s is missing from the registry: not reused", row['id'], row['artifact_path'])
-            continue
-        return row
-    return None
+def job_tracking(db=None, registry: Path | None = None) -> Tracking:
+    """The MLflow store of a job on the database `db` (open, or a path or URL; None: `METEO_FORECAST_DB`):
+    `MLFLOW_TRACKING_URI`, else the embedded store beside it, its files in `registry` (default `METEO_FORECAST_REGISTRY`);
+    checked, so that a store that cannot be used stops the job before it writes anything."""
+    settings = Settings()
+    url = db.url if isinstance(db, Database) else str(db or settings.database)
+    update = {'database': url, **({'registry': Path(registry)} if registry else {})}
+    return Tracking(settings=settings.model_copy(update=update)).check()
+
+def job_tags(run: Run, location: Location, slot: Slot | None = None) -> dict:
+    "The tags of a job's MLflow runs: the place, the job and its run in the `runs` table, the slot."
+    return {'city': location.name, 'latitude': location.latitude, 'longitude': location.longitude, 'job': run.job,
+            'job_run_id': run.id, **({'slot': slot.name, 'gap_hours': slot.gap_hours} if slot else {})}
 
 # %% ../nbs/12_jobs.ipynb #042c13cd
 MAX_BACKFILL_DAYS = 366   # days one backfill command may forecast
@@ -221,114 +214,143 @@ def observe(run: Run, db: Database, location: Location, day: dt.date, data_file:
     return report['location_id'], history, gap
 
 # %% ../nbs/12_jobs.ipynb #08ddb59f
-def train_and_register(db: Database, run: Run, location_id: int, history: History, train_end: pd.Timestamp,
-                       algorithm: str, gap_hours: int, registry: Path | None = None) -> tuple:
-    "Train `algorithm` on `history` up to `train_end`, save and register it; return (model, model id, metrics)."
-    model, metrics = train_model(history, train_end, algorithm=algorithm, gap_hours=gap_hours)
-    with saved_model(model, registry or registry_dir()) as (path, sha256), transaction(db):
-        model_id = register_model(db, location_id, model, path, sha256, model.train_start_, model.train_end_, metrics, run.id)
-    return model, model_id, metrics
+def train_for(run: Run, db: Database, tracking: Tracking, slot: Slot, location: Location, history: History, day: dt.date,
+              algorithms: list[str], context: dict | None = None) -> Offer:
+    "The `train` step: train the candidates for `day`'s slot (as MLflow runs) and offer the best to the slot's gate."
+    best, _ = train_candidates(tracking, history, freshest_train_end(day, slot.gap_hours), algorithms, slot.gap_hours,
+                               job_tags(run, location, slot), context)
+    return offer(db, tracking, slot, best, history, day, actor=f'{run.job} run {run.id}', run_id=run.id)
+
+def _data_context(data_file: Path | None, source: str, history_days: int) -> dict:
+    "What a training's MLflow run records of the job's data: its source (the archive's, or a file with its SHA-256), the history asked for."
+    file = {'data_file': data_file.name, 'data_sha256': sha256_file(data_file)} if data_file else {}
+    return {'source': data_file.name if data_file else source, 'history_days': history_days, **file}
 
 # %% ../nbs/12_jobs.ipynb #2a948c91
-def _predict_day(run: Run, db: Database, loc_id: int, location: Location, history: History, day: dt.date,
-                 gap: int, name: str, mode, max_model_age_days: int | None, registry: Path | None, label: str = '') -> dict:
-    "Find or train the model for `day`'s gap, and forecast it: one day of the predict job (steps named with `label`)."
-    found = None
-    if mode is not True:
-        with run.step('model' + label) as info:
-            found = find_model(db, loc_id, name, gap, day, max_model_age_days if mode == 'auto' else None)
-            if found is None and mode is False:
-                raise LookupError(f"no registered {name!r} model of {location.name} trained for a gap of {gap} h "
-                                  f"on data before {day}: run the train job or predict with retrain True")
-            info.update(model_id=found and found['id'], train_end=found and found['train_end'])
-    if found is not None:
-        fitted, model_id = load_model(found['artifact_path'], found['artifact_sha256']), found['id']
-    else:
+def _predict_day(run: Run, db: Database, tracking: Tracking, loc_id: int, location: Location, history: History, day: dt.date,
+                 gap: int, algorithms: list[str], mode, max_model_age_days: int | None, context: dict, label: str = '') -> dict:
+    "Find or train the models of `day`'s slot, and forecast it with the champion and, in shadow, the challenger: one day of the predict job."
+    slot = Slot.of(loc_id, location, gap)
+    with run.step('model' + label) as info:
+        models = serving(db, tracking, slot, day, run.id)
+        newest = newest_training(db, slot)
+        stale = newest is None or newest < freshest_train_end(day, gap) - pd.Timedelta(days=max_model_age_days or 0)
+        train = mode is True or (mode == 'auto' and (CHAMPION not in models or stale))
+        if not train and CHAMPION not in models:
+            raise LookupError(f"no champion in the slot {slot.name} of {location.name} that may forecast {day} (trained "
+                              f"before it for a gap of {gap} h): run the train job or predict with retrain True")
+        info.update(slot=slot.name, **{role: row['mlflow_version'] for role, (row, _) in models.items()})
+    offered = None
+    if train:
         with run.step('train' + label) as info:
-            fitted, model_id, metrics = train_and_register(db, run, loc_id, history, freshest_train_end(day, gap), name, gap, registry)
-            info.update(model_id=model_id, gap_hours=gap, validation_mae=round(metrics['validation']['mae'], 3))
+            offered = train_for(run, db, tracking, slot, location, history, day, algorithms, context)
+            info.update(model_id=offered.model_id, algorithm=offered.candidate.algorithm, version=offered.version,
+                        role=offered.role, validation_mae=round(offered.candidate.metrics['validation']['mae'], 3),
+                        gate=offered.decision.reason if offered.decision else 'none: a past day the champion has seen')
+        models = serving(db, tracking, slot, day, run.id) if offered.role else {CHAMPION: (
+            db.query('SELECT * FROM models WHERE id = :id', {'id': offered.model_id})[0], offered.candidate.model)}
     with run.step('forecast' + label) as info:
-        start = day_start(day)
-        past = forecasts_vs_observed(db, day - dt.timedelta(days=ADAPT_DAYS), day - dt.timedelta(days=1), loc_id, model=name)
-        fc = forecast_day(fitted, history, start, pd.DataFrame(past))
-        info.update(past_forecasts=len(past))
-    return {'day': day, 'model_id': model_id, 'model': fitted.name, 'trained': found is None, 'gap_hours': gap, 'forecast': fc}
+        out = {}
+        for role, (row, fitted) in models.items():
+            past = forecasts_vs_observed(db, day - dt.timedelta(days=ADAPT_DAYS), day - dt.timedelta(days=1), loc_id, role=role)
+            out[role] = {'model_id': row['id'], 'model': fitted.name, 'version': row['mlflow_version'],
+                         'forecast': forecast_day(fitted, history, day_start(day), pd.DataFrame(past))}
+        info.update({f'{role}_model_id': o['model_id'] for role, o in out.items()})
+    champion = out[CHAMPION]
+    return {'day': day, 'slot': slot.name, 'model_id': champion['model_id'], 'model': champion['model'],
+            'version': champion['version'], 'trained': offered is not None, 'gap_hours': gap, 'forecast': champion['forecast'],
+            'offer': offered, 'shadow': out.get(CHALLENGER)}
 
 def _bound(forecast, column: str) -> float | None:
     value = getattr(forecast, column, None)
     return None if value is None or pd.isna(value) else float(value)
 
+def _stored(result: dict | None, issued: str, run_id: int) -> list[dict]:
+    "The `predictions` rows of one day's forecast by one model."
+    if result is None: return []
+    return [{'model_id': result['model_id'], 'target_time': iso(f.target_time), 'issued_at': issued, 'data_until': iso(f.data_until),
+             'horizon_hours': int(f.horizon_hours), 'predicted': float(f.predicted), 'inputs': to_json(f.inputs), 'run_id': run_id,
+             **{c: _bound(f, c) for c in INTERVAL_COLUMNS}} for f in result['forecast'].itertuples()]
+
 def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
                 city: str = PARIS.name, data_file: str | Path | None = None, retrain: bool | str = True,
                 model: str = DEFAULT_ALGORITHM, history_days: int = HISTORY_DAYS, max_model_age_days: int | None = None,
                 days: int = 1, source: str = DEFAULT_SOURCE, utc_offset_seconds: int | None = None, timezone: str | None = None,
-                db=None, registry: Path | None = None, client: ArchiveClient | None = None) -> dict:
-    "Bring the data, train (or reuse) a model per day, forecast the 8 slots of `date` .. `date + days - 1` and store them: one recorded run."
+                db=None, registry: Path | None = None, client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
+    """Bring the data, train (or reuse) the models of each day's slot, forecast the 8 slots of `date` .. `date + days - 1`
+    with the champion, and in shadow with the challenger, and store them: one recorded run."""
     params = dict(date=str(date) if date else None, latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, retrain=retrain, model=model, history_days=history_days,
                   max_model_age_days=max_model_age_days, days=days, source=source, utc_offset_seconds=utc_offset_seconds,
                   timezone=timezone)
-    with job_database(db) as database, Run(database, 'predict', params, registry or registry_dir()) as run:
+    tracking = tracking or job_tracking(db, registry)
+    with job_database(db) as database, Run(database, 'predict', params) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             first = job_day(date) if date else dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
             n = _count(days, 'days', 1, MAX_DAYS)
             targets = [first + dt.timedelta(days=k) for k in range(n)]
             location, mode = job_location(latitude, longitude, city), _retrain_mode(retrain)
-            name, data_file = make_model(model).name, Path(data_file) if data_file else None
+            algorithms, data_file = [make_model(model).name], Path(data_file) if data_file else None
             client = client or (None if data_file else archive_client(database, source))
+            context = _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, first, data_file, history_days, client,
                                        utc_offset_seconds=utc_offset_seconds, timezone=timezone)
-        results = [_predict_day(run, database, loc_id, location, history, day, gap + 24 * k, name, mode, max_model_age_days,
-                                registry, f' {day}' if n > 1 else '') for k, day in enumerate(targets)]
+        results = [_predict_day(run, database, tracking, loc_id, location, history, day, gap + 24 * k, algorithms, mode,
+                                max_model_age_days, context, f' {day}' if n > 1 else '') for k, day in enumerate(targets)]
         with run.step('store') as info:
             issued = now_iso()
-            rows = [{'model_id': r['model_id'], 'target_time': iso(f.target_time), 'issued_at': issued,
-                     'data_until': iso(f.data_until), 'horizon_hours': int(f.horizon_hours), 'predicted': float(f.predicted),
-                     'inputs': to_json(f.inputs), 'run_id': run.id, **{c: _bound(f, c) for c in INTERVAL_COLUMNS}}
-                    for r in results for f in r['forecast'].itertuples()]
-            info['predictions'] = replace_predictions(database, loc_id, name, rows)
+            info['predictions'] = replace_predictions(database, loc_id, CHAMPION, [row for r in results for row in _stored(r, issued, run.id)])
+            shadow = [row for r in results for row in _stored(r['shadow'], issued, run.id)]
+            if shadow: info['shadow_predictions'] = replace_predictions(database, loc_id, CHALLENGER, shadow)
     forecast = pd.concat([r['forecast'] for r in results], ignore_index=True).drop(columns='inputs')
-    return {'run_id': run.id, 'location_id': loc_id, 'model_id': results[0]['model_id'], 'model': name,
+    return {'run_id': run.id, 'location_id': loc_id, 'model_id': results[0]['model_id'], 'model': results[0]['model'],
             'trained': results[0]['trained'], 'gap_hours': gap, 'data_until': forecast.data_until.iloc[0], 'forecast': forecast,
-            'days': [{k: v for k, v in r.items() if k != 'forecast'} for r in results]}
+            'days': [{k: v for k, v in r.items() if k not in ('forecast', 'shadow')} |
+                     {'shadow_model_id': r['shadow'] and r['shadow']['model_id']} for r in results]}
 
 # %% ../nbs/12_jobs.ipynb #8bb2da03
 def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
               city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
               history_days: int = HISTORY_DAYS, gap_hours: int | None = None, source: str = DEFAULT_SOURCE,
               utc_offset_seconds: int | None = None, timezone: str | None = None, db=None, registry: Path | None = None,
-              client: ArchiveClient | None = None) -> dict:
-    "Train `model` on the data up to `train_end` (default yesterday, UTC) and register it: one recorded run."
+              client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
+    "Train `model` on the data up to `train_end` (default yesterday, UTC) and offer it to its slot's gate: one recorded run."
     params = dict(train_end=str(train_end) if train_end else None, latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, model=model, history_days=history_days, gap_hours=gap_hours,
                   source=source, utc_offset_seconds=utc_offset_seconds, timezone=timezone)
-    with job_database(db) as database, Run(database, 'train', params, registry or registry_dir()) as run:
+    tracking = tracking or job_tracking(db, registry)
+    with job_database(db) as database, Run(database, 'train', params) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             end = job_day(train_end, 'train_end') if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
             location, day = job_location(latitude, longitude, city), end + dt.timedelta(days=1)
             data_file, gap_hours = Path(data_file) if data_file else None, None if gap_hours is None else int(gap_hours)
             client = client or (None if data_file else archive_client(database, source))
-            make_model(model)
+            algorithms, context = [make_model(model).name], _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client, gap_hours,
                                        utc_offset_seconds, timezone)
         with run.step('train') as info:
-            fitted, model_id, metrics = train_and_register(database, run, loc_id, history, freshest_train_end(day, gap),
-                                                           model, gap, registry)
-            info.update(model_id=model_id, validation_mae=round(metrics['validation']['mae'], 3))
-    return {'run_id': run.id, 'location_id': loc_id, 'model_id': model_id, 'model': fitted.name, 'gap_hours': gap,
-            'train_start': fitted.train_start_, 'train_end': fitted.train_end_, 'metrics': metrics}
+            slot = Slot.of(loc_id, location, gap)
+            offered = train_for(run, database, tracking, slot, location, history, day, algorithms, context)
+            info.update(model_id=offered.model_id, version=offered.version, role=offered.role,
+                        validation_mae=round(offered.candidate.metrics['validation']['mae'], 3))
+    fitted = offered.candidate.model
+    return {'run_id': run.id, 'location_id': loc_id, 'model_id': offered.model_id, 'model': fitted.name, 'gap_hours': gap,
+            'slot': slot.name, 'version': offered.version, 'role': offered.role,
+            'gate': offered.decision.reason if offered.decision else None, 'train_start': fitted.train_start_,
+            'train_end': fitted.train_end_, 'metrics': offered.candidate.metrics}
 
 # %% ../nbs/12_jobs.ipynb #72eb400e
 def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
              city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
              retrain_every: int = 7, history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, keep_going: bool = True,
              progress: bool = True, db=None, registry: Path | None = None, client: ArchiveClient | None = None,
-             on_day=None) -> pd.DataFrame:
+             on_day=None, tracking: Tracking | None = None) -> pd.DataFrame:
     "Run the predict job for each day from `start` to `end` (inclusive), retraining every `retrain_every` days; `on_day(row)` hears of each."
     params = dict(start=str(start), end=str(end), latitude=latitude, longitude=longitude, city=city,
                   data_file=str(data_file) if data_file else None, model=model, retrain_every=retrain_every,
                   history_days=history_days, source=source)
     rows = []
+    tracking = tracking or job_tracking(db, registry)
     with job_database(db) as database, Run(database, 'backfill', params) as run:
         with run.step('parameters'):
             first, last = backfill_range(start, end)
@@ -342,7 +364,7 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
                 try:
                     r = predict_job(day, latitude, longitude, city, data_file, retrain='auto', model=model,
                                     history_days=history_days, max_model_age_days=retrain_every - 1,
-                                    db=database, registry=registry, client=client)
+                                    db=database, client=client, tracking=tracking)
                     row = {'date': day, 'status': 'succeeded', 'run_id': r['run_id'], 'model_id': r['model_id'],
                            'trained': r['trained'], 'gap_hours': r['gap_hours'], 'error': None}
                 except Exception as exc:
@@ -381,7 +403,7 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
     setup_logging()
     if cities: return _backfill_cities(cities, start, end, model, retrain_every, history_days, source, workers, scheduler, db)
     try: table = backfill(start, end, latitude, longitude, city, data_file, model, retrain_every, history_days, source, db=db)
-    except (ValueError, Terminated) as e: raise SystemExit(f"error: {e}")
+    except (ValueError, Terminated, TrackingUnavailable) as e: raise SystemExit(f"error: {e}")
     _print_table(table)
     n_failed = int((table.status == 'failed').sum()) if len(table) else 0
     print(f"{len(table) - n_failed} of {len(table)} days forecast in {table.seconds.sum() if len(table) else 0:.1f} s; "

@@ -10,7 +10,7 @@ import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import Annotated, Iterator, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
 import sqlalchemy as sa
@@ -20,9 +20,9 @@ from ..config import Settings, backend, display_url, sqlite_path
 from ..db import SCHEMA_VERSION, Database
 
 # %% auto #0
-__all__ = ['SettingsDep', 'Db', 'MAX_DAYS', 'MAX_ID', 'Day', 'Period', 'LocationFilter', 'ModelName', 'ModelId', 'get_settings',
-           'DatabaseUnavailable', 'shown_database', 'open_readonly', 'ReadOnlyDatabase', 'get_db', 'period', 'Where',
-           'location_filter', 'find_location', 'filters_text', 'note', 'printable', 'request_line']
+__all__ = ['SettingsDep', 'Db', 'MAX_DAYS', 'MAX_ID', 'Day', 'Period', 'LocationFilter', 'ModelName', 'ModelId', 'Role',
+           'get_settings', 'DatabaseUnavailable', 'shown_database', 'open_readonly', 'ReadOnlyDatabase', 'get_db',
+           'period', 'Where', 'location_filter', 'find_location', 'filters_text', 'note', 'printable', 'request_line']
 
 # %% ../../nbs/14_api_deps.ipynb #09a45b59
 def get_settings(request: Request) -> Settings:
@@ -143,10 +143,12 @@ def find_location(db: ReadOnlyDatabase, where: Where) -> int | None:
 # %% ../../nbs/14_api_deps.ipynb #d588530c
 ModelName = Annotated[str | None, Query(min_length=1, max_length=200, description='model name, e.g. two_stage', examples=['two_stage'])]
 ModelId = Annotated[int | None, Query(ge=1, le=MAX_ID, description='a registered model id')]
+Role = Annotated[Literal['champion', 'challenger'], Query(description='whose forecasts: the `champion` of each production '
+                                                        'slot (served), or its `challenger` (shadow forecasts)')]
 
-def filters_text(location_id: int | None, model: str | None, model_id: int | None) -> str:
-    "The filters of a request, for a 404 message: ' (location 1, model two_stage)'."
-    f = [f"{k} {v}" for k, v in (('location', location_id), ('model', model), ('model id', model_id)) if v is not None]
+def filters_text(location_id: int | None, model: str | None, model_id: int | None, role: str | None = None) -> str:
+    "The filters of a request, for a 404 message: ' (location 1, model two_stage, role challenger)'."
+    f = [f"{k} {v}" for k, v in (('location', location_id), ('model', model), ('model id', model_id), ('role', role)) if v is not None]
     return f" ({', '.join(f)})" if f else ''
 
 # %% ../../nbs/14_api_deps.ipynb #ac7a3596

@@ -12,17 +12,18 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 
-from .deps import (MAX_ID, Day, Db, LocationFilter, ModelId, ModelName, Period,
+from .deps import (MAX_ID, Day, Db, LocationFilter, ModelId, ModelName, Period, Role,
                                      SettingsDep, filters_text, find_location, note, shown_database)
 from .schemas import (DayPredictions, Health, ModelDetail, ModelSummary, Observations,
-                                        ObservedPredictions, Problem, Summary)
+                                        ObservedPredictions, Problem, Summary, Transition)
 from ..config import HOURLY_VARIABLES, UNITS, app_version
 from ..db import abandoned_runs
+from ..gate import shadow_verdict
 from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, location_filter
 
 # %% auto #0
 __all__ = ['forecasts', 'observations', 'models', 'service', 'ROUTERS', 'get_predictions', 'get_predictions_observed',
-           'get_observations', 'get_models', 'get_model', 'get_health', 'get_version']
+           'get_observations', 'get_models', 'get_transitions', 'get_model', 'get_health', 'get_version']
 
 # %% ../../nbs/15_api_routes.ipynb #031b2ca8
 forecasts = APIRouter(tags=['forecasts'])
@@ -32,13 +33,14 @@ forecasts = APIRouter(tags=['forecasts'])
                           422: {'description': 'malformed date or filter'}})
 def get_predictions(db: Db, where: LocationFilter,
                     date: Annotated[Day, Query(description='the day, YYYY-MM-DD (UTC)', examples=['2024-06-01'])],
-                    model: ModelName = None, model_id: ModelId = None,
+                    model: ModelName = None, model_id: ModelId = None, role: Role = 'champion',
                     include_inputs: Annotated[bool, Query(description='add the explanatory values of each forecast')] = False):
-    "The 8 forecasts (00, 03, …, 21 h UTC) of a day, for each location and model that has them."
+    "The 8 forecasts (00, 03, …, 21 h UTC) of a day, for each location: its champion's (served), or its challenger's (shadow)."
     location_id = find_location(db, where)
     sql = COMPARISON_SQL.format(extra=', p.inputs' if include_inputs else '', join='', location=location_filter('p.location_id', location_id))
-    rows = db.query(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id})
-    if not rows: raise HTTPException(404, f"no forecasts stored for {date}" + filters_text(location_id, model, model_id))
+    rows = db.query(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id, 'role': role})
+    if not rows: raise HTTPException(404, f"no forecasts stored for {date}" + filters_text(location_id, model, model_id,
+                                                                                          None if role == 'champion' else role))
     for r in rows:
         if 'inputs' in r: r['inputs'] = json.loads(r['inputs'] or '{}')
     note(f"{len(rows)} forecasts")
@@ -48,17 +50,20 @@ def get_predictions(db: Db, where: LocationFilter,
 @forecasts.get('/predictions/observed', response_model=ObservedPredictions,
                responses={404: {'model': Problem, 'description': 'no forecasts stored in the period (and filters), or no such location'},
                           422: {'description': 'malformed dates or filters, end before start, period longer than 366 days'}})
-def get_predictions_observed(db: Db, where: LocationFilter, days: Period, model: ModelName = None, model_id: ModelId = None):
-    "Forecasts of the days `start`..`end` with the observed 3-hour means, the error of each, and their scores."
+def get_predictions_observed(db: Db, where: LocationFilter, days: Period, model: ModelName = None, model_id: ModelId = None,
+                             role: Role = 'champion'):
+    "Forecasts of the days `start`..`end` with the observed 3-hour means, the error of each, their scores, and the champion against its challenger."
     start, end = days
     location_id = find_location(db, where)
-    rows = forecasts_vs_observed(db, start, end, location_id, model, model_id)
-    if not rows: raise HTTPException(404, f"no forecasts stored from {start} to {end}" + filters_text(location_id, model, model_id))
+    both = forecasts_vs_observed(db, start, end, location_id, model, model_id)
+    rows = [r for r in both if r['role'] == role]
+    if not rows: raise HTTPException(404, f"no forecasts stored from {start} to {end}" + filters_text(location_id, model, model_id,
+                                                                                                    None if role == 'champion' else role))
     by_model = {name: Summary(**comparison_summary([r for r in rows if r['model'] == name])) for name in sorted({r['model'] for r in rows})}
-    summary = Summary(**comparison_summary(rows))
+    summary, shadow = Summary(**comparison_summary(rows)), shadow_verdict(both)
     note(f"{len(rows)} forecasts, {summary.count} with an observation, MAE "
-         + ('n/a' if summary.mae is None else f'{summary.mae:.2f} °C'))
-    return {'start': start, 'end': end, 'count': len(rows), 'summary': summary, 'by_model': by_model, 'rows': rows}
+         + ('n/a' if summary.mae is None else f'{summary.mae:.2f} °C') + ('' if shadow is None else f", shadow {shadow['n_days']} days"))
+    return {'start': start, 'end': end, 'count': len(rows), 'summary': summary, 'by_model': by_model, 'shadow': shadow, 'rows': rows}
 
 # %% ../../nbs/15_api_routes.ipynb #5c54faa8
 observations = APIRouter(tags=['observations'])
@@ -82,34 +87,47 @@ def get_observations(db: Db, where: LocationFilter, days: Period,
 # %% ../../nbs/15_api_routes.ipynb #d5dda330
 models = APIRouter(tags=['models'])
 _MODEL_SQL = "SELECT m.*, l.name AS city FROM models m JOIN locations l ON l.id = m.location_id"
+_TRANSITION_SQL = "SELECT t.*, l.name AS city FROM model_transitions t JOIN locations l ON l.id = t.location_id"
 
 def _model_row(r: dict, detail: bool = False) -> dict:
     d = dict(r)
     params, metrics = json.loads(d.pop('parameters') or '{}'), json.loads(d.pop('metrics') or '{}')
-    d.update(gap_hours=params.get('gap_hours'), validation_mae=(metrics.get('validation') or {}).get('mae'))
+    d.update(validation_mae=(metrics.get('validation') or {}).get('mae'))
+    if d['gap_hours'] is None: d['gap_hours'] = params.get('gap_hours')
     if detail: d.update(parameters=params, metrics=metrics, features=json.loads(d.pop('features') or '[]'))
     return d
 
 @models.get('/models', response_model=list[ModelSummary],
             responses={404: {'model': Problem, 'description': 'no such location'},
                        422: {'description': 'malformed filter'}})
-def get_models(db: Db, where: LocationFilter, name: ModelName = None):
-    "The registered models, newest first."
+def get_models(db: Db, where: LocationFilter, name: ModelName = None,
+               role: Annotated[Literal['champion', 'challenger', 'retired'] | None, Query(description='only the models of this role')] = None):
+    "The registered models, newest first, each with its role in its production slot and its MLflow version."
     location_id = find_location(db, where)
     rows = [_model_row(r) for r in db.query(_MODEL_SQL + f" WHERE {location_filter('m.location_id', location_id)} "
-                                            "AND (:name IS NULL OR m.name = :name) ORDER BY m.created_at DESC, m.id DESC",
-                                            {'loc': location_id, 'name': name})]
+                                            "AND (:name IS NULL OR m.name = :name) AND (:role IS NULL OR m.role = :role) "
+                                            "ORDER BY m.created_at DESC, m.id DESC", {'loc': location_id, 'name': name, 'role': role})]
     note(f"{len(rows)} models")
+    return rows
+
+@models.get('/models/transitions', response_model=list[Transition],
+            responses={404: {'model': Problem, 'description': 'no such location'}, 422: {'description': 'malformed filter'}})
+def get_transitions(db: Db, where: LocationFilter):
+    "Every move of the production slots' `champion` and `challenger` aliases, newest first: when, by whom, from which version to which, why."
+    location_id = find_location(db, where)
+    rows = db.query(_TRANSITION_SQL + f" WHERE {location_filter('t.location_id', location_id)} ORDER BY t.id DESC", {'loc': location_id})
+    note(f"{len(rows)} transitions")
     return rows
 
 @models.get('/models/{model_id}', response_model=ModelDetail,
             responses={404: {'model': Problem, 'description': 'no model with that id'}, 422: {'description': 'the id is not a positive integer'}})
 def get_model(db: Db, model_id: Annotated[int, PathParam(ge=1, le=MAX_ID, description='model id')]):
-    "One registered model: training period, parameters, features, validation metrics, artifact."
+    "One registered model: training period, parameters, features, validation metrics, MLflow run and version, its transitions."
     r = next(iter(db.query(_MODEL_SQL + ' WHERE m.id = :id', {'id': model_id})), None)
     if r is None: raise HTTPException(404, f"no model with id {model_id}")
+    moves = db.query(_TRANSITION_SQL + ' WHERE t.from_model_id = :id OR t.to_model_id = :id ORDER BY t.id', {'id': model_id})
     note(f"model {r['name']}")
-    return _model_row(r, detail=True)
+    return {**_model_row(r, detail=True), 'transitions': moves}
 
 # %% ../../nbs/15_api_routes.ipynb #a1a569f5
 service = APIRouter(tags=['service'])

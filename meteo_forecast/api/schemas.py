@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..config import UNITS
 
 # %% auto #0
-__all__ = ['UTC_TIME', 'interval_bound', 'Prediction', 'DayPredictions', 'Comparison', 'Summary', 'ObservedPredictions',
-           'Observation', 'Observations', 'ModelSummary', 'ModelDetail', 'Health', 'Problem']
+__all__ = ['UTC_TIME', 'interval_bound', 'Prediction', 'DayPredictions', 'Comparison', 'Summary', 'Shadow', 'ObservedPredictions',
+           'Observation', 'Observations', 'Transition', 'ModelSummary', 'ModelDetail', 'Health', 'Problem']
 
 # %% ../../nbs/13_api_schemas.ipynb #cac0374f
 UTC_TIME = 'UTC time, ISO 8601'
@@ -29,6 +29,7 @@ class Prediction(BaseModel):
     city: str
     model_id: int = Field(description='the registered model that issued it (`GET /models/{id}`)')
     model: str = Field(description='model name')
+    role: Literal['champion', 'challenger'] = Field('champion', description='`champion`: the forecast served; `challenger`: a shadow forecast of the model under trial')
     target_time: dt.datetime = Field(description=f'start of the 3-hour slot, {UTC_TIME}')
     predicted: float = Field(description='forecast mean 2 m temperature of the slot, °C')
     lower_80: float | None = interval_bound('lower', 80)
@@ -59,6 +60,7 @@ class Comparison(BaseModel):
     city: str
     model_id: int
     model: str
+    role: Literal['champion', 'challenger'] = Field('champion', description='`champion`: the forecast served; `challenger`: a shadow forecast of the model under trial')
     target_time: dt.datetime = Field(description=f'start of the 3-hour slot, {UTC_TIME}')
     horizon_hours: int
     predicted: float = Field(description='forecast, °C')
@@ -81,6 +83,17 @@ class Summary(BaseModel):
     coverage_80: float | None = Field(description='share of the observations inside their 80 % interval (null: no intervals)')
     coverage_95: float | None = Field(description='share of the observations inside their 95 % interval (null: no intervals)')
 
+# %% ../../nbs/13_api_schemas.ipynb #5bd3a0c1
+class Shadow(BaseModel):
+    "The champion's forecasts against the challenger's on the same observed days (`gate.shadow_verdict`)."
+    n_days: int = Field(description='days that both forecast and that are observed')
+    champion_mae: float | None = Field(description='the champion\'s MAE on those days, °C')
+    challenger_mae: float | None = Field(description='the challenger\'s MAE on those days, °C')
+    relative: float | None = Field(description='challenger MAE / champion MAE − 1')
+    p_value: float | None = Field(description='one-sided Diebold–Mariano p-value of "the challenger is better"')
+    propose: bool = Field(description='the shadow rule proposes to promote the challenger (`meteo_model promote`)')
+    reason: str
+
 # %% ../../nbs/13_api_schemas.ipynb #cf774f26
 class ObservedPredictions(BaseModel):
     "Forecasts of a period joined with the observations."
@@ -98,6 +111,8 @@ class ObservedPredictions(BaseModel):
     count: int = Field(description='number of rows (forecasts, with or without an observation)')
     summary: Summary = Field(description='all the rows together')
     by_model: dict[str, Summary] = Field(description='per model name')
+    shadow: Shadow | None = Field(None, description='the champion against its challenger on the days both forecast '
+                                  '(null: no shadow forecasts in the period)')
     rows: list[Comparison]
 
 # %% ../../nbs/13_api_schemas.ipynb #501357a6
@@ -129,15 +144,39 @@ class Observations(BaseModel):
     observations: list[Observation]
 
 # %% ../../nbs/13_api_schemas.ipynb #d40aa113
+class Transition(BaseModel):
+    "One move of a production slot's `champion` or `challenger` alias."
+    id: int
+    at: dt.datetime = Field(description=f'when it was recorded, {UTC_TIME}')
+    location_id: int
+    city: str
+    slot: str = Field(description='the registered model (production slot) in MLflow')
+    gap_hours: int
+    action: Literal['first', 'gate', 'promote', 'rollback', 'sync'] = Field(
+        description='`first`: the slot\'s first model; `gate`: a new model judged by the promotion gate; `promote`, `rollback`: '
+                    'an operator\'s command; `sync`: the alias was moved in MLflow itself, recorded when noticed')
+    role: Literal['champion', 'challenger']
+    from_model_id: int | None
+    to_model_id: int | None
+    from_version: int | None
+    to_version: int | None
+    actor: str = Field(description='who or what: a job run (`predict run 12`), an operator (`user@host`), or `mlflow`')
+    reason: str | None
+    run_id: int | None = Field(description='the job run that made it (`runs` table)')
+
 class ModelSummary(BaseModel):
-    "A registered model."
+    "A registered model: a version of a city's production slot."
     id: int
     location_id: int
     city: str
     name: str
     algorithm: str = Field(description='Python class of the model')
     version: str = Field(description='package version that trained it')
+    role: Literal['champion', 'challenger', 'retired'] = Field(description='`champion`: serves its slot; `challenger`: runs in shadow; `retired`: neither')
     gap_hours: int | None = Field(description='hours between the end of the data and the forecast day it is trained for')
+    mlflow_model: str | None = Field(description='the registered model (production slot) in MLflow, e.g. `paris_48.8566_2.3522_gap0h`')
+    mlflow_version: int | None = Field(description='its version in MLflow (`models:/<mlflow_model>/<version>`)')
+    mlflow_run_id: str | None = Field(description='the MLflow run that trained it: parameters, metrics, validation forecasts')
     train_start: dt.datetime | None = Field(description=f'first training day, {UTC_TIME}')
     train_end: dt.datetime | None = Field(description=f'last training day, {UTC_TIME}')
     validation_mae: float | None = Field(description='MAE over its last training year (or its last 60 days when it had too few for intervals), forecast as in production, °C')
@@ -150,13 +189,19 @@ class ModelDetail(ModelSummary):
         'id': 1, 'location_id': 1, 'city': 'Paris', 'name': 'two_stage', 'algorithm': 'TwoStageForecaster', 'version': '0.0.0',
         'gap_hours': 0, 'train_start': '2021-07-04T00:00:00Z', 'train_end': '2024-05-31T00:00:00Z', 'validation_mae': 1.4,
         'created_at': '2026-11-22T06:00:00Z', 'run_id': 1, 'parameters': {'gap_hours': 0}, 'features': ['lag_1', 'doy_sin'],
-        'metrics': {'validation': {'mae': 1.4}}, 'artifact_path': 'data/registry/two_stage-20261122T060000Z-1a2b3c4d.joblib',
-        'artifact_sha256': '9f2c…'}]})
+        'role': 'champion', 'mlflow_model': 'paris_48.8566_2.3522_gap0h', 'mlflow_version': 1,
+        'mlflow_run_id': '3f6b2c1d9e8a4b7c8d9e0f1a2b3c4d5e', 'metrics': {'validation': {'mae': 1.4}},
+        'artifact_path': 'models:/paris_48.8566_2.3522_gap0h/1', 'artifact_sha256': '9f2c…',
+        'transitions': [{'id': 1, 'at': '2026-11-22T06:00:00Z', 'location_id': 1, 'city': 'Paris', 'slot': 'paris_48.8566_2.3522_gap0h',
+                         'gap_hours': 0, 'action': 'first', 'role': 'champion', 'from_model_id': None, 'to_model_id': 1,
+                         'from_version': None, 'to_version': 1, 'actor': 'predict run 1', 'reason': 'the first model of the slot',
+                         'run_id': 1}]}]})
     parameters: dict = Field(description='hyper-parameters')
     features: list[str] = Field(description='explanatory variables')
     metrics: dict = Field(description='validation scores and training statistics')
-    artifact_path: str | None
-    artifact_sha256: str | None
+    artifact_path: str | None = Field(description='where the model is: its MLflow model URI')
+    artifact_sha256: str | None = Field(description='SHA-256 of its forecaster file, checked before it is loaded')
+    transitions: list[Transition] = Field(description='the moves of its slot\'s aliases that involved it, oldest first')
 
 # %% ../../nbs/13_api_schemas.ipynb #3e5aa997
 class Health(BaseModel):
