@@ -2,7 +2,8 @@
 import pytest
 import sqlalchemy as sa
 
-from meteo_forecast.db import MIGRATIONS, Database, connect, migrate, schema_version, transaction
+from meteo_forecast.db import Database, transaction
+from meteo_forecast.schema import MIGRATIONS, connect, migrate, schema_version
 
 
 def test_file_database_is_wal_with_foreign_keys(db, db_path):
@@ -56,4 +57,5 @@ def test_two_migrations_at_once_apply_each_migration_once(database_url):
     assert versions == [len(MIGRATIONS)] * 2
     with Database(database_url) as db:
         assert db.execute('SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations').fetchone() == (len(MIGRATIONS),) * 2
+
 
