@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastcore.script import Param, call_parse
 
 from .config import db_url, display_url, setup_logging
-from .db import Database, dispose_engine, transaction
+from .db import Database, dispose_engine, insert_rows, transaction
 from .schema import SCHEMA_VERSION, connect, primary_key, schema_version
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,7 @@ def copy_database(source: str, target: str, batch: int = 20_000, progress=None) 
                 result = src.conn.execute(select)
                 counts[table] = 0
                 for rows in result.mappings().partitions():
-                    dst.execute(f"INSERT INTO {table} ({', '.join(rows[0])}) VALUES ({', '.join(':' + c for c in rows[0])})",
-                                [dict(r) for r in rows])
-                    counts[table] += len(rows)
+                    counts[table] += insert_rows(dst, table, [dict(r) for r in rows])   # COPY into PostgreSQL
                     if progress: progress(table, counts[table])
                 if dst.backend == 'postgresql' and 'id' in key:   # the identity continues after the copied ids
                     dst.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}")
