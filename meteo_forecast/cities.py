@@ -5,6 +5,7 @@
 # %% ../nbs/18_cities.ipynb #35374cb6
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -12,17 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
 from .config import HISTORY_DAYS, Location, db_url, registry_dir, setup_logging
-from .jobs import backfill, backfill_range
+from .jobs import backfill, backfill_range, print_table
 from .openmeteo import DEFAULT_SOURCE
 from .pipeline import DEFAULT_ALGORITHM
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DAY_TOPIC', 'City', 'read_cities', 'city_backfill', 'run_cities']
+__all__ = ['log', 'DAY_TOPIC', 'City', 'read_cities', 'city_backfill', 'run_cities', 'cities_cli']
 
 # %% ../nbs/18_cities.ipynb #5b3d0ecf
 @dataclass(frozen=True)
@@ -125,3 +127,27 @@ def run_cities(cities: list[City], start: str, end: str, model: str = DEFAULT_AL
         client.close()
         if cluster is not None: cluster.close()
     return pd.DataFrame([rows[i] for i in range(len(cities))])
+
+# %% ../nbs/18_cities.ipynb #256f7c06
+@call_parse
+def cities_cli(cities: Param("CSV list of places: name, latitude, longitude[, data_file]", str),
+               start: Param("first day to forecast, YYYY-MM-DD (default: tomorrow, UTC)", str) = None,
+               end: Param("last day to forecast, YYYY-MM-DD (inclusive; default: start)", str) = None,
+               model: Param("name of the model to train (pipeline.ALGORITHMS)", str) = DEFAULT_ALGORITHM,
+               retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,
+               history_days: Param("days of history to train on", int) = HISTORY_DAYS,
+               source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,
+               workers: Param("worker processes of the local Dask cluster (default: the cores)", int) = None,
+               scheduler: Param("address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)", str) = None,
+               db: Param("database (default env METEO_FORECAST_DB)", str) = None):
+    "Forecast every day from `start` to `end` for every city of a list, in parallel on Dask; exit 1 if any city failed."
+    setup_logging()
+    start = start or str(dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1))
+    try: table = run_cities(read_cities(cities), start, end or start, model=model, retrain_every=retrain_every,
+                            history_days=history_days, source=source, workers=workers, scheduler=scheduler, db=db)
+    except (ValueError, FileNotFoundError) as e: raise SystemExit(f"error: {e}")
+    print_table(table)
+    n_failed = int((table.status == 'failed').sum())
+    print(f"{len(table) - n_failed} of {len(table)} cities forecast for {start}..{end or start}; "
+          f"{int(table.models_trained.sum())} models trained")
+    if n_failed: raise SystemExit(1)

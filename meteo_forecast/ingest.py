@@ -177,7 +177,7 @@ def ingest_cli(date: Param("forecast day D: observations are stored up to D-1", 
                history_days: Param("days of history to keep before D", int) = HISTORY_DAYS,
                db: Param("database (default env METEO_FORECAST_DB)", str) = None):
     "Store a location's observations up to the day before `date`, from the archive API or an export file."
-    from meteo_forecast.db import connect
+    from meteo_forecast.schema import connect
     setup_logging()
     day, location = parse_day(date), Location(latitude, longitude, city)
     database = connect(db)

@@ -22,8 +22,9 @@ from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
 from .config import HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, job_day, setup_logging
-from .db import (Database, abandoned_runs, connect, hourly_observations, insert_row, now_iso, replace_predictions,
+from .db import (Database, abandoned_runs, hourly_observations, insert_row, now_iso, replace_predictions,
                                to_json, update_row)
+from .schema import connect
 from .ingest import archive_client, import_file, ingest_until
 from .lifecycle import Offer, freshest_train_end, newest_training, offer, serving, train_candidates
 from .models import History
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'job_tracking', 'job_tags',
            'job_location', 'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe',
-           'train_for', 'predict_job', 'train_job', 'backfill', 'backfill_cli']
+           'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -382,6 +383,12 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
             run.error = (f"{len(failed)} of {len(rows)} days failed, first {failed[0]['date']}: {failed[0]['error']}")
     return pd.DataFrame(rows)
 
+# %% ../nbs/12_jobs.ipynb #4dd0d9cf
+def print_table(table: pd.DataFrame) -> None:
+    "Print a command's result table whole: every row, wide columns."
+    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
+        print(table.to_string(index=False))
+
 # %% ../nbs/12_jobs.ipynb #334ae965
 @call_parse
 def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required=True) = None,
@@ -394,32 +401,13 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
                  retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,
                  history_days: Param("days of history to train on", int) = HISTORY_DAYS,
                  source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,
-                 cities: Param("CSV list of places (name, latitude, longitude[, data_file]), run in parallel on Dask "
-                               "instead of the one place", str) = None,
-                 workers: Param("with --cities: worker processes of the local Dask cluster (default: the cores)", int) = None,
-                 scheduler: Param("with --cities: address of a running Dask scheduler, e.g. tcp://host:8786", str) = None,
                  db: Param("database (default env METEO_FORECAST_DB)", str) = None):
-    "Forecast every day from `start` to `end` with the predict job, retraining every `retrain_every` days; one place or a list."
+    "Forecast every day from `start` to `end` with the predict job for one place, retraining every `retrain_every` days."
     setup_logging()
-    if cities: return _backfill_cities(cities, start, end, model, retrain_every, history_days, source, workers, scheduler, db)
     try: table = backfill(start, end, latitude, longitude, city, data_file, model, retrain_every, history_days, source, db=db)
     except (ValueError, Terminated, TrackingUnavailable) as e: raise SystemExit(f"error: {e}")
-    _print_table(table)
+    print_table(table)
     n_failed = int((table.status == 'failed').sum()) if len(table) else 0
     print(f"{len(table) - n_failed} of {len(table)} days forecast in {table.seconds.sum() if len(table) else 0:.1f} s; "
           f"{int(table.trained.sum()) if len(table) else 0} models trained")
     if n_failed or not len(table): raise SystemExit(1)
-
-def _print_table(table: pd.DataFrame) -> None:
-    with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.max_colwidth', 80):
-        print(table.to_string(index=False))
-
-def _backfill_cities(path, start, end, model, retrain_every, history_days, source, workers, scheduler, db):
-    from meteo_forecast.cities import read_cities, run_cities   # Dask is loaded only for a list of places
-    try: table = run_cities(read_cities(path), start, end, model, retrain_every, history_days, source, workers, scheduler, db)
-    except (ValueError, FileNotFoundError) as e: raise SystemExit(f"error: {e}")
-    _print_table(table)
-    n_failed = int((table.status == 'failed').sum())
-    print(f"{len(table) - n_failed} of {len(table)} cities forecast for {start}..{end}; "
-          f"{int(table.models_trained.sum())} models trained")
-    if n_failed: raise SystemExit(1)

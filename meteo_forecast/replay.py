@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .api import create_app
 from .config import HISTORY_DAYS, Location, day_start
-from .db import connect
+from .schema import connect
 from .ingest import ingest_until
 from .jobs import predict_job
 from .openmeteo import DEFAULT_SOURCE, SOURCES, ArchiveClient

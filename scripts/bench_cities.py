@@ -25,7 +25,9 @@ import pandas as pd
 
 from meteo_forecast.cities import City, run_cities
 from meteo_forecast.config import Location, sample_path
-from meteo_forecast.db import Database, connect, copy_database
+from meteo_forecast.db import Database
+from meteo_forecast.schema import connect
+from meteo_forecast.snapshot import copy_database
 from meteo_forecast.ingest import ingest_until
 from meteo_forecast.openmeteo import ArchiveClient
 from meteo_forecast.pgserver import LocalPostgreSQL

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from meteo_forecast.config import sample_path
-from meteo_forecast.db import copy_database, connect
+from meteo_forecast.schema import connect
+from meteo_forecast.snapshot import copy_database
 from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.pgserver import LocalPostgreSQL, postgresql_bin
 from meteo_forecast.standin import ArchiveStandIn

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app, open_readonly
-from meteo_forecast.db import SCHEMA_VERSION, Database, connect, transaction
+from meteo_forecast.db import Database, transaction
+from meteo_forecast.schema import SCHEMA_VERSION, connect
 from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Many cities: `meteo_backfill --cities` and the papermill cities job, on a real local Dask cluster, through the stand-in,
+"""Many cities: `meteo_cities` and the papermill cities job, on a real local Dask cluster, through the stand-in,
 writing to a SQLite file and to a PostgreSQL server."""
 import json
 import os
@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from conftest import ROOT, job_env, run_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-CLI = str(Path(sys.executable).parent / 'meteo_backfill')
+CLI = str(Path(sys.executable).parent / 'meteo_cities')
 
 
 def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_path, session_archive, database_url):
     (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\nNowhere,-60,-150\n")
     env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url, database_url).items()}}
-    done = subprocess.run([CLI, '--cities', str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-02',
+    done = subprocess.run([CLI, str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-02',
                            '--workers', '2', '--history_days', '400'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 1, done.stderr[-3000:]
     assert '1 of 2 cities forecast for 2024-06-01..2024-06-02' in done.stdout
@@ -38,7 +38,7 @@ def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_pa
 
 def test_a_bad_list_of_cities_is_refused_in_one_line(tmp_path):
     (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,148.8,2.3\n")
-    done = subprocess.run([CLI, '--cities', str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-01'],
+    done = subprocess.run([CLI, str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-01'],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == \
         f"error: {tmp_path / 'cities.csv'}, line 2: latitude must be between -90 and 90 degrees, got 148.8"

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
 from meteo_forecast.config import backend
-from meteo_forecast.db import snapshot
+from meteo_forecast.snapshot import snapshot
 
 from conftest import ROOT
 

@@ -2,7 +2,8 @@
 import pytest
 import sqlalchemy as sa
 
-from meteo_forecast.db import MIGRATIONS, Database, connect, migrate, schema_version, transaction
+from meteo_forecast.db import Database, transaction
+from meteo_forecast.schema import MIGRATIONS, connect, migrate, schema_version
 
 
 def test_file_database_is_wal_with_foreign_keys(db, db_path):
@@ -57,3 +58,48 @@ def test_two_migrations_at_once_apply_each_migration_once(database_url):
     with Database(database_url) as db:
         assert db.execute('SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations').fetchone() == (len(MIGRATIONS),) * 2
 
+
+
+# --- Bulk loads: many rows through COPY on PostgreSQL, with the upsert semantics of one statement per row ---
+
+def _bulk_rows(loc: int, times: list[str], temperature, pressure) -> list[dict]:
+    return [{'location_id': loc, 'time': t, 'temperature_2m': temperature, 'pressure_msl': pressure, 'updated_at': t} for t in times]
+
+
+def test_bulk_upserts_keep_the_upsert_semantics(database_url):
+    "Revised values are written, a NULL or NaN keeps the stored value when asked and replaces it otherwise, the last of a repeated key wins."
+    import numpy as np
+    import pandas as pd
+    from meteo_forecast.config import Location, iso
+    from meteo_forecast.db import COPY_MIN_ROWS, upsert, upsert_location
+    n = COPY_MIN_ROWS
+    times = [iso(t) for t in pd.date_range('2020-01-01', periods=3 * n, freq='h', tz='UTC')]
+    first, second, third = times[:n], times[n:2 * n], times[2 * n:]
+    with connect(database_url) as db:
+        loc = upsert_location(db, Location(10.0, 20.0, 'bulk'))
+        assert upsert(db, 'observations', _bulk_rows(loc, times, 1.0, 1000.0), ['location_id', 'time']) == 3 * n
+        upsert(db, 'observations', _bulk_rows(loc, first, 2.0, None) + _bulk_rows(loc, second, np.nan, np.nan), ['location_id', 'time'])
+        upsert(db, 'observations', _bulk_rows(loc, third, 3.0, np.nan) + _bulk_rows(loc, third[:1], 4.0, 990.0),
+               ['location_id', 'time'], keep_existing_on_null=False)
+        stored = db.execute('SELECT time, temperature_2m, pressure_msl FROM observations ORDER BY time').fetchall()
+    assert stored == ([(t, 2.0, 1000.0) for t in first] + [(t, 1.0, 1000.0) for t in second]
+                      + [(third[0], 4.0, 990.0)] + [(t, 3.0, None) for t in third[1:]])
+
+
+def test_many_rows_reach_postgresql_without_a_statement_per_row(request, tmp_path):
+    "An upsert of thousands of rows is a COPY and one INSERT … SELECT, not an executemany (a round trip per row)."
+    import pandas as pd
+    from conftest import new_database
+    from meteo_forecast.config import Location, iso
+    from meteo_forecast.db import upsert, upsert_location
+    with connect(new_database(request, 'postgresql', tmp_path)) as db:
+        loc = upsert_location(db, Location(10.0, 20.0, 'bulk'))
+        times = [iso(t) for t in pd.date_range('2020-01-01', periods=5_000, freq='h', tz='UTC')]
+        heard = []
+        def listen(conn, cursor, sql, params, context, many): heard.append((sql.split()[0], many))
+        sa.event.listen(db.conn.engine, 'before_cursor_execute', listen)
+        try: upsert(db, 'observations', _bulk_rows(loc, times, 1.0, 1000.0), ['location_id', 'time'])
+        finally: sa.event.remove(db.conn.engine, 'before_cursor_execute', listen)
+        assert db.count('observations') == 5_000
+    assert not any(many for _, many in heard), heard
+    assert [s for s, _ in heard if s == 'INSERT'] == ['INSERT']

@@ -33,7 +33,7 @@ def test_the_cronjob_runs_the_cities_of_its_configmap_daily():
     job = found[('CronJob', 'meteo-cities')]
     container, spec = pod(job)['containers'][0], pod(job)
     assert job['spec']['schedule'] == '30 1 * * *' and job['spec']['concurrencyPolicy'] == 'Forbid'
-    assert 'meteo_backfill --cities /config/cities.csv' in ' '.join(container['args'])
+    assert 'meteo_cities /config/cities.csv' in ' '.join(container['args'])
     volumes = {v['name']: v for v in spec['volumes']}
     assert volumes['cities']['configMap']['name'] == 'meteo-cities' and ('ConfigMap', 'meteo-cities') in found
     assert volumes['registry']['persistentVolumeClaim']['claimName'] == 'meteo-registry'

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
 from meteo_forecast.config import PARIS, Location, sample_path
-from meteo_forecast.db import Database, connect, hourly_observations
+from meteo_forecast.db import Database, hourly_observations
+from meteo_forecast.schema import connect
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.models import sweep_staged
 from meteo_forecast.preprocess import BOUNDS

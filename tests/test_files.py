@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from meteo_forecast.config import Location, sample_path
-from meteo_forecast.db import connect, hourly_observations
+from meteo_forecast.db import hourly_observations
+from meteo_forecast.schema import connect
 from meteo_forecast.ingest import import_file
 from meteo_forecast.openmeteo import OpenMeteoError, read_export
 

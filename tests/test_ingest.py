@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from meteo_forecast.config import PARIS, sample_path
-from meteo_forecast.db import connect, hourly_observations, observations_3h
+from meteo_forecast.db import hourly_observations, observations_3h
+from meteo_forecast.schema import connect
 from meteo_forecast.ingest import import_file, ingest, ingest_until
 from meteo_forecast.openmeteo import OpenMeteoError
 from meteo_forecast.standin import Fault

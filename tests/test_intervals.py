@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from meteo_forecast.features import noise_after
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.openmeteo import ArchiveClient

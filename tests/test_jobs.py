@@ -11,7 +11,7 @@ import papermill
 import pytest
 
 from meteo_forecast.config import sample_path
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.models import sha256_file
 from meteo_forecast.openmeteo import ArchiveClient, read_export

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from meteo_forecast.config import PARIS, sample_path
-from meteo_forecast.db import connect, hourly_observations
+from meteo_forecast.db import hourly_observations
+from meteo_forecast.schema import connect
 from meteo_forecast.features import noise_after
 from meteo_forecast.ingest import ingest_until
 from meteo_forecast.jobs import predict_job

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from meteo_forecast.monitoring import monitor
 
 from conftest import MONTH

@@ -1,11 +1,15 @@
 """The package as it is installed: every exported module imports on its own, the production path loads only
 itself, and the experiment helpers work outside their notebooks (a name only a notebook cell imports fails here)."""
+import ast
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import meteo_forecast
 from meteo_forecast._modidx import d as MODIDX
 
 EXPERIMENTS = ['meteo_forecast.eda', 'meteo_forecast.statistical', 'meteo_forecast.ml', 'meteo_forecast.backtest',
@@ -30,12 +34,54 @@ def test_every_exported_module_imports_in_a_fresh_interpreter():
 
 @pytest.mark.parametrize('entry, forbidden', [
     ('meteo_forecast.jobs', EXPERIMENTS + ['meteo_forecast.api', 'statsmodels', 'fastapi']),
-    ('meteo_forecast.api', EXPERIMENTS + ['meteo_forecast.jobs', 'meteo_forecast.models', 'statsmodels', 'sklearn', 'xgboost']),
+    ('meteo_forecast.api', EXPERIMENTS + ['meteo_forecast.jobs', 'meteo_forecast.models', 'meteo_forecast.snapshot', 'statsmodels',
+                                          'sklearn', 'xgboost']),
     ('meteo_forecast.monitoring', EXPERIMENTS + ['meteo_forecast.api', 'statsmodels', 'fastapi']),
 ])
 def test_the_production_path_loads_only_itself(entry, forbidden):
     loaded = json.loads(python(f"import sys, json, {entry}\nprint(json.dumps(sorted(m for m in {forbidden!r} if m in sys.modules)))"))
     assert loaded == [], f"importing {entry} loads {loaded}"
+
+
+def package_imports() -> dict[str, set[str]]:
+    "The modules of the package each of its modules imports, at its top or inside a function."
+    root = Path(meteo_forecast.__file__).parent
+    files = {'.'.join(('meteo_forecast',) + p.relative_to(root).with_suffix('').parts).removesuffix('.__init__'): p
+             for p in root.rglob('*.py') if p.name != '_modidx.py'}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == '__init__.py' else name.rpartition('.')[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import): found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name('.' * node.level + (node.module or ''), package) if node.level else node.module
+                found |= {base} | {f'{base}.{a.name}' for a in node.names}
+        graph[name] = {m for m in found if m in files and m not in (name, 'meteo_forecast')}
+    return graph
+
+
+def import_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    "One circle of imports in `graph`, as the list of its modules, or None."
+    state, path = {}, []
+    def visit(m):
+        state[m] = 'open'
+        path.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 'open': return path[path.index(n):] + [n]
+            if n not in state and (circle := visit(n)): return circle
+        state[m] = 'done'
+        path.pop()
+        return None
+    return next((c for m in sorted(graph) if m not in state and (c := visit(m))), None)
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    "The dependencies run one way, the imports inside functions included: cities uses jobs, jobs knows nothing of cities."
+    graph = package_imports()
+    assert 'meteo_forecast.jobs' in graph['meteo_forecast.cities'] and 'meteo_forecast.db' in graph['meteo_forecast.schema']
+    assert import_circle(graph) is None, f"import circle: {' -> '.join(import_circle(graph))}"
+    assert import_circle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == ['a', 'b', 'c', 'a']   # the check finds one
 
 
 def test_a_job_loads_only_the_algorithm_it_trains():

@@ -5,7 +5,7 @@ import pandas as pd
 
 import pytest
 from meteo_forecast.config import sample_path, utc
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from meteo_forecast.intervals import MIN_FIT_DAYS, calibration_split
 from meteo_forecast.models import read_history
 from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, make_model, train_model

@@ -24,7 +24,9 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
 
 
 def test_numbered_notebooks_open_with_default_exp_title_and_summary():
-    for nb_path in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
+    notebooks = sorted((ROOT / 'nbs').glob('[0-9][0-9]*_*.ipynb'))   # 04a_schema and the like too
+    assert {'04_db.ipynb', '04a_schema.ipynb', '04b_snapshot.ipynb'} <= {p.name for p in notebooks}
+    for nb_path in notebooks:
         cells = json.loads(nb_path.read_text())['cells']
         assert ''.join(cells[0]['source']).startswith('#| default_exp '), nb_path.name
         title = ''.join(cells[1]['source'])

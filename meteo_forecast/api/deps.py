@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from pydantic import BeforeValidator
 
 from ..config import Settings, backend, display_url, sqlite_path
-from ..db import SCHEMA_VERSION, Database
+from ..db import Database
+from ..schema import SCHEMA_VERSION
 
 # %% auto #0
 __all__ = ['SettingsDep', 'Db', 'MAX_DAYS', 'MAX_ID', 'Day', 'Period', 'LocationFilter', 'ModelName', 'ModelId', 'Role',
