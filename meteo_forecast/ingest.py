@@ -31,19 +31,25 @@ def ingest(db: Database, location: Location, ranges: list[tuple], client: Archiv
     "Download the day `ranges` [(start, end), ...] for `location` and store them in one transaction."
     client = client or ArchiveClient()
     frames = [client.hourly(location, a, b, HOURLY_VARIABLES, progress=progress) for a, b in ranges]
+    kept = _kept_range(frames)
+    frames = [f for f in frames if len(f)]   # a range wholly outside what the source holds comes back empty
     if not frames: return {'location_id': upsert_location(db, location), 'hours': 0, 'new': 0, 'revised': 0,
-                           'unchanged': 0, 'slots': 0, **rejection_summary([])}
+                           'unchanged': 0, 'slots': 0, **rejection_summary([]), **kept}
     hourly = pd.concat(frames)
     hourly.attrs['rejected'] = [r for f in frames for r in f.attrs.get('rejected', [])]
     hourly, rejected = validate(hourly)
     with transaction(db):
         loc_id = upsert_location(db, location, frames[-1].attrs.get('grid'))
         counts = store_observations(db, loc_id, hourly, source=client.source)
-    report = {'location_id': loc_id, 'hours': len(hourly), **counts, **rejection_summary(rejected)}
+    report = {'location_id': loc_id, 'hours': len(hourly), **counts, **rejection_summary(rejected), **kept}
     _log_rejected(report, f"the archive ({client.source})", location)
     log.info("ingested %s for %s from %s: %d hours downloaded, %d new, %d revised", ', '.join(f'{a}..{b}' for a, b in ranges),
              location.name, client.source, len(hourly), counts['new'], counts['revised'])
     return report
+
+def _kept_range(frames: list[pd.DataFrame]) -> dict:
+    "The first (and last) day the source said it holds, when the downloads of `frames` had to keep to its range."
+    return {k: f.attrs[k] for f in frames for k in ('first_available', 'last_available') if f.attrs.get(k)}
 
 def _log_rejected(report: dict, what: str, location: Location) -> None:
     if report['rejected']:
@@ -112,10 +118,16 @@ def import_file(db: Database, path: str | Path, location: Location | None = None
 
 # %% ../nbs/05_ingest.ipynb #4af0efc9
 def check_archive(client: ArchiveClient | None = None, location: Location = PARIS) -> str:
-    "Ask the archive for one small recent day; raise `OpenMeteoError` with what to do if it cannot be reached."
+    "Ask the archive for one small recent day (or the nearest it holds); raise `OpenMeteoError` with what to do if it cannot be reached."
     client = client or ArchiveClient(retries=1, budget=20)
     day = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=7)
-    client.get(location, day, day, ['temperature_2m'])
+    try: client.get(location, day, day, ['temperature_2m'])
+    except OpenMeteoError as e:
+        if e.allowed is None: raise
+        first, last = e.allowed   # it answers, with the range it holds: ask for the nearest day of it
+        nearest = min(max(day, first), last)
+        client.get(location, nearest, nearest, ['temperature_2m'])
+        return f"the Open-Meteo archive at {client.base_url} answers (its data: {first} to {last})"
     return f"the Open-Meteo archive at {client.base_url} answers"
 
 # %% ../nbs/05_ingest.ipynb #95995b8f

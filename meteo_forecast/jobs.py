@@ -208,10 +208,16 @@ def observe(run: Run, db: Database, location: Location, day: dt.date, data_file:
         info.update(source=source, new=report['new'], revised=report['revised'],
                     last_observation=iso(last) if last is not None else None)
         if report['rejected']: info.update({k: report[k] for k in ('rejected', 'rejected_by_variable', 'rejected_examples')})
+        info.update({k: report[k].isoformat() for k in ('first_available', 'last_available') if report.get(k)})
     with run.step('history') as info:
         history = load_history(db, report['location_id'], day, history_days)
         gap = gap_for(history, day_start(day)) if gap_hours is None else gap_hours
         info.update(hours=len(history.hourly), gap_hours=gap)
+        first, asked = history.hourly['temperature_2m'].first_valid_index().date(), day - dt.timedelta(days=history_days)
+        if first > asked and not report.get('first_available'):   # a file (or a store) that holds less: said once
+            log.warning("the history of %s before %s starts on %s, not on %s (history_days %d): training on what exists",
+                        location.name, day, first, asked, history_days)
+            info['first_available'] = first.isoformat()
     return report['location_id'], history, gap
 
 # %% ../nbs/12_jobs.ipynb #08ddb59f

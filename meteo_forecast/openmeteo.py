@@ -28,9 +28,9 @@ from .config import HOURLY_VARIABLES, UNITS, Location, Settings, canonical_name
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SOURCES', 'DEFAULT_SOURCE', 'OpenMeteoError', 'to_standard_units', 'hourly_frame', 'utc_offset', 'grid_info',
-           'parse_response', 'read_export', 'Source', 'year_chunks', 'rate_limit_wait', 'call_weight', 'ArchiveClient',
-           'unreachable_message']
+__all__ = ['log', 'SOURCES', 'DEFAULT_SOURCE', 'OpenMeteoError', 'allowed_range', 'to_standard_units', 'hourly_frame',
+           'utc_offset', 'grid_info', 'parse_response', 'read_export', 'Source', 'year_chunks', 'rate_limit_wait',
+           'call_weight', 'ArchiveClient', 'unreachable_message']
 
 # %% ../nbs/01_openmeteo.ipynb #57fba2c1
 class OpenMeteoError(RuntimeError):
@@ -38,6 +38,22 @@ class OpenMeteoError(RuntimeError):
     def __init__(self, message: str, status: int | None = None, reason: str | None = None):
         super().__init__(message)
         self.status, self.reason = status, reason
+
+    @property
+    def allowed(self) -> tuple[dt.date, dt.date] | None:
+        "The first and last day the archive allows, when its refusal (a 400) names them."
+        return allowed_range(self.reason) if self.status == 400 else None
+
+# %% ../nbs/01_openmeteo.ipynb #19b64f43
+_RANGE = re.compile(r"allowed\s+range\s+from\s+\W?(\d{4}-\d{2}-\d{2})\S*\s+to\s+\W?(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
+
+def allowed_range(reason: str | None) -> tuple[dt.date, dt.date] | None:
+    "The first and last day of the range an archive's refusal names (*out of allowed range from 2010-01-01 to 2026-11-22*), if any."
+    m = _RANGE.search(reason or '')
+    if m is None: return None
+    try: first, last = (dt.date.fromisoformat(d) for d in m.groups())
+    except ValueError: return None
+    return (first, last) if first <= last else None
 
 # %% ../nbs/01_openmeteo.ipynb #b50cf5fc
 _CONVERT = {('°F', '°C'): lambda v: (v - 32) * 5 / 9,
@@ -387,13 +403,37 @@ def get(self: ArchiveClient, location: Location, start: dt.date, end: dt.date, v
             pause(self.backoff * 2 ** attempts, str(e))
 
 # %% ../nbs/01_openmeteo.ipynb #da764daa
+def _clip(chunks: list[tuple[dt.date, dt.date]], first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    "The day ranges `chunks` cut to `first`..`last`; those wholly outside dropped."
+    return [(max(a, first), min(b, last)) for a, b in chunks if max(a, first) <= min(b, last)]
+
+@patch
+def _keep_to(self: ArchiveClient, e: OpenMeteoError, location: Location, start: dt.date, end: dt.date) -> dict:
+    "Log, once, that the archive holds only the range `e` names of `start`..`end`; what the download keeps, as `attrs`."
+    first, last = e.allowed
+    kept = {k: d for k, d, cut in (('first_available', first, first > start), ('last_available', last, last < end)) if cut}
+    told = ' and '.join(f"{'starts' if k == 'first_available' else 'ends'} on {d}" for k, d in kept.items())
+    lo, hi = max(start, first), min(end, last)
+    log.warning("the archive's %s data for %s %s (%s): %s", self.source, location.name, told or f'is {first}..{last}', e.reason,
+                f"downloading {lo}..{hi} of the {start}..{end} asked for" if lo <= hi else f"nothing of {start}..{end} is there")
+    return kept
+
 @patch
 def hourly(self: ArchiveClient, location: Location, start: dt.date, end: dt.date, variables=HOURLY_VARIABLES,
            progress: bool = True) -> pd.DataFrame:
-    "Hourly UTC table of `variables` at `location` for the days `start`..`end`, downloaded year by year within the budget."
-    chunks, frames, until = year_chunks(start, end), [], self.clock() + self.budget
-    for a, b in tqdm(chunks, desc=f'Open-Meteo {location.name}', unit='year', disable=not progress or len(chunks) < 2):
-        df = parse_response(self.get(location, a, b, variables, until=until))
+    """Hourly UTC table of `variables` at `location` for the days `start`..`end`, downloaded year by year within the budget,
+    and kept to the range the archive names if it refuses days outside it (`attrs['first_available']`, `['last_available']`)."""
+    chunks, frames, until, kept = year_chunks(start, end), [], self.clock() + self.budget, None
+    bar = tqdm(total=len(chunks), desc=f'Open-Meteo {location.name}', unit='year', disable=not progress or len(chunks) < 2)
+    while chunks:
+        a, b = chunks.pop(0)
+        try: js = self.get(location, a, b, variables, until=until)
+        except OpenMeteoError as e:
+            if e.allowed is None or kept is not None: raise   # no range named, or the archive refused the one it named
+            kept, chunks = self._keep_to(e, location, start, end), _clip([(a, b), *chunks], *e.allowed)
+            bar.total = bar.n + len(chunks)
+            continue
+        df = parse_response(js)
         expected = pd.date_range(pd.Timestamp(a, tz='UTC'), pd.Timestamp(b, tz='UTC') + pd.Timedelta(hours=23), freq='h')
         if not df.index.equals(expected):
             raise OpenMeteoError(f"answer for {a}..{b} covers {len(df)} hours "
@@ -405,7 +445,11 @@ def hourly(self: ArchiveClient, location: Location, start: dt.date, end: dt.date
         log.info("downloaded %s..%s for %s from %s: %d hours%s", a, b, location.name, self.source, len(df),
                  f", the last {pending} not available yet" if pending else '')
         frames.append(df[list(variables)])
-    out = pd.concat(frames)
-    out.attrs['grid'] = frames[-1].attrs.get('grid', {})
+        bar.update()
+    bar.close()
+    out = pd.concat(frames) if frames else pd.DataFrame(columns=list(variables), dtype=float,
+                                                         index=pd.DatetimeIndex([], tz='UTC', name='time'))
+    out.attrs['grid'] = frames[-1].attrs.get('grid', {}) if frames else {}
     out.attrs['rejected'] = [r for f in frames for r in f.attrs.get('rejected', [])]
+    out.attrs.update(kept or {})
     return out

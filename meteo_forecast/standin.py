@@ -22,7 +22,7 @@ import pandas as pd
 from fastcore.basics import patch
 from fastcore.script import Param, call_parse
 
-from .config import HOURLY_VARIABLES, LEGACY_NAMES, UNITS, canonical_name, setup_logging, utc
+from .config import FIRST_DAY, HOURLY_VARIABLES, LEGACY_NAMES, UNITS, canonical_name, parse_day, setup_logging, utc
 from .openmeteo import SOURCES, read_export
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,10 @@ def _json_values(a: np.ndarray) -> list:
 class ArchiveStandIn:
     "Local stand-in of the Open-Meteo archive API serving export files (paths or hourly tables), at the instant `now`."
     def __init__(self, *sources, host: str = '127.0.0.1', port: int = 0, max_distance: float = 0.5,
-                 now: pd.Timestamp | None = None):
+                 now: pd.Timestamp | None = None, first_day: dt.date = FIRST_DAY):
         self.host, self.port, self.max_distance = host, port, max_distance
         self.now = now   # the clock: None is the present
+        self.first_day = first_day   # the first day it holds: earlier dates are out of its allowed range
         self.places: list[tuple[dict, pd.DataFrame]] = []
         for src in sources: self.add(src)
         self.faults: deque[Fault] = deque()
@@ -97,7 +98,7 @@ def answer(self: ArchiveStandIn, query: dict) -> tuple[int, dict]:
         start, end = (dt.date.fromisoformat(query[k]) for k in ('start_date', 'end_date'))
     except (KeyError, ValueError): return _error("Parameter 'start_date' and 'end_date' must be dates in the form YYYY-MM-DD")
     now = self.clock
-    first, today = dt.date(1940, 1, 1), now.date()
+    first, today = self.first_day, now.date()
     for name, d in (('start_date', start), ('end_date', end)):
         if not first <= d <= today:
             return _error(f"Parameter '{name}' is out of allowed range from {first} to {today}")
@@ -210,10 +211,12 @@ def __exit__(self: ArchiveStandIn, *exc): self.stop()
 def standin_cli(files: Param("Open-Meteo CSV exports or saved JSON responses", str, nargs='+'),
                 host: Param("interface to listen on", str) = '127.0.0.1',
                 port: Param("port to listen on", int) = 8099,
-                now: Param("the instant the archive answers at, ISO 8601 UTC (default: the present)", str) = None):
+                now: Param("the instant the archive answers at, ISO 8601 UTC (default: the present)", str) = None,
+                first_day: Param("the first day it holds, YYYY-MM-DD (default 1940-01-01, as the real archive)", str) = None):
     "Serve Open-Meteo export files as a local stand-in of the archive API."
     setup_logging()
-    si = ArchiveStandIn(*files, host=host, port=port, now=utc(now) if now else None).start()
+    si = ArchiveStandIn(*files, host=host, port=port, now=utc(now) if now else None,
+                        first_day=parse_day(first_day) if first_day else FIRST_DAY).start()
     print(f"OPEN_METEO_ARCHIVE_URL={si.url}", flush=True)
     try: threading.Event().wait()
     except KeyboardInterrupt: si.stop()

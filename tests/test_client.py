@@ -116,3 +116,32 @@ def test_a_short_answer_is_refused(archive, client):
     archive.answer = five_hours_short
     with pytest.raises(OpenMeteoError, match='covers 19 hours'):
         client.hourly(PARIS, dt.date(2024, 1, 1), dt.date(2024, 1, 1), progress=False)
+
+
+def test_a_source_that_starts_later_is_asked_only_for_the_days_it_holds(client, archive, caplog):
+    "The archive's 400 names its allowed range: the download keeps to it, says so once, and records the first day."
+    archive.first_day = dt.date(2021, 6, 1)
+    with caplog.at_level('WARNING', logger='meteo_forecast'):
+        df = client.hourly(PARIS, dt.date(2019, 6, 17), dt.date(2022, 12, 31), progress=False)
+    assert (str(df.index[0]), str(df.index[-1])) == ('2021-06-01 00:00:00+00:00', '2022-12-31 23:00:00+00:00')
+    assert len(df) == (dt.date(2023, 1, 1) - dt.date(2021, 6, 1)).days * 24 and df.temperature_2m.notna().all()
+    assert df.attrs['first_available'] == dt.date(2021, 6, 1)
+    assert [(q['start_date'], q['end_date']) for q in archive.requests] == \
+        [('2019-06-17', '2019-12-31'), ('2021-06-01', '2021-12-31'), ('2022-01-01', '2022-12-31')]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == 'WARNING']
+    assert len(warned) == 1 and 'starts on 2021-06-01' in warned[0], warned
+
+
+def test_a_range_wholly_before_the_first_day_comes_back_empty(client, archive):
+    archive.first_day = dt.date(2021, 6, 1)
+    df = client.hourly(PARIS, dt.date(2020, 1, 1), dt.date(2020, 12, 31), progress=False)
+    assert df.empty and list(df.columns) == list(client.params(PARIS, dt.date(2020, 1, 1), dt.date(2020, 1, 1))['hourly'].split(','))
+    assert df.attrs['first_available'] == dt.date(2021, 6, 1) and len(archive.requests) == 1
+
+
+def test_an_archive_that_refuses_the_range_it_named_is_an_error(client, archive):
+    archive.faults.extend([Fault(400, "Parameter 'start_date' is out of allowed range from 2021-06-01 to 2026-11-22"),
+                           Fault(400, "Parameter 'start_date' is out of allowed range from 2022-01-01 to 2026-11-22")])
+    with pytest.raises(OpenMeteoError, match='out of allowed range from 2022-01-01'):
+        client.hourly(PARIS, dt.date(2021, 1, 1), dt.date(2021, 12, 31), progress=False)
+    assert len(archive.requests) == 2

@@ -134,3 +134,23 @@ def test_the_archive_check_asks_for_the_place_of_the_job():
         paris = subprocess.run([cli], env=env, capture_output=True, text=True, timeout=60)
     assert here.returncode == 0 and here.stdout.strip() == f"the Open-Meteo archive at {si.url} answers"
     assert paris.returncode == 1 and 'no data near latitude 48.8566' in paris.stderr
+
+
+def test_ingest_until_stores_what_a_source_that_starts_later_holds(db, client, archive):
+    "Asked for more than the source holds, the ingestion stores what exists, each run, and reports the first day."
+    archive.first_day = dt.date(2024, 4, 1)
+    report = ingest_until(db, PARIS, dt.date(2024, 6, 1), history_days=120, client=client, progress=False, today=TODAY)
+    assert report['first_available'] == dt.date(2024, 4, 1)
+    assert hourly_observations(db, 1).index[[0, -1]].astype(str).tolist() == ['2024-04-01 00:00:00+00:00', '2024-05-31 23:00:00+00:00']
+    again = ingest_until(db, PARIS, dt.date(2024, 6, 2), history_days=120, client=client, progress=False, today=TODAY)
+    assert again['first_available'] == dt.date(2024, 4, 1) and again['new'] == 24
+
+
+def test_the_archive_check_keeps_to_the_range_the_archive_names(archive):
+    "An archive whose range ends before the day the check asks for (its clock in the past) still answers."
+    from meteo_forecast.ingest import check_archive
+    from meteo_forecast.openmeteo import ArchiveClient
+    archive.now = pd.Timestamp('2024-06-01 20:30', tz='UTC')
+    assert check_archive(ArchiveClient(archive.url, retries=0)) == \
+        f"the Open-Meteo archive at {archive.url} answers (its data: 1940-01-01 to 2024-06-01)"
+    assert [q['end_date'] for q in archive.requests][-1] == '2024-06-01'
