@@ -36,6 +36,11 @@ REPLAY_RESULTS ?= $(RUNS)/replay_$(or $(SOURCE),best_match)_$(ISSUE_HOUR)h.json
 HOST ?= 127.0.0.1
 API_PORT ?= 8000
 DATASETTE_PORT ?= 8001
+MLFLOW_PORT ?= 5000
+# The model lifecycle: a production slot's gap (hours), the version to promote, why (recorded with the transition).
+GAP ?=
+VERSION ?=
+REASON ?=
 RUNS ?= runs
 MONITORING ?= data/monitoring
 CITY_SLUG = $(shell printf '%s' "$(CITY)" | tr -c 'A-Za-z0-9_-' '_')
@@ -43,7 +48,7 @@ JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)"
 	$(if $(UTC_OFFSET_SECONDS),-p utc_offset_seconds $(UTC_OFFSET_SECONDS)) $(if $(SOURCE),-p source $(SOURCE))
 
 .PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill cities backtest replay scale monitor api datasette serve
+	predict train backfill cities backtest replay scale monitor api datasette serve mlflow models promote rollback
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -103,6 +108,20 @@ scale: $(STAMP)  ## storage and serving benchmark: SCALE_CITIES x SCALE_YEARS (d
 
 monitor: $(STAMP)  ## plot forecasts vs observations (START..END, default the last 90 days), flag drift and stale data
 	$(BIN)/meteo_monitor --output "$(MONITORING)" $(if $(START),--start $(START)) $(if $(END),--end $(END))
+
+mlflow: $(STAMP)  ## serve the MLflow UI over the jobs' runs and registered models on http://HOST:MLFLOW_PORT (MLFLOW_TRACKING_URI, else the embedded store)
+	$(BIN)/meteo_mlflow --host $(HOST) --port $(MLFLOW_PORT)
+
+models: $(STAMP)  ## the production slots of CITY: versions and roles (champion, challenger, retired) and their transitions
+	$(BIN)/meteo_model status --city "$(CITY)" $(if $(GAP),--gap $(GAP))
+	$(BIN)/meteo_model history --city "$(CITY)" $(if $(GAP),--gap $(GAP))
+
+promote: $(STAMP)  ## make VERSION (default: the challenger) the champion of CITY's slot (GAP, REASON)
+	$(BIN)/meteo_model promote --city "$(CITY)" $(if $(GAP),--gap $(GAP)) $(if $(VERSION),--version $(VERSION)) \
+		$(if $(REASON),--reason "$(REASON)")
+
+rollback: $(STAMP)  ## give the champion of CITY's slot back to the version that served before it (GAP, REASON)
+	$(BIN)/meteo_model rollback --city "$(CITY)" $(if $(GAP),--gap $(GAP)) $(if $(REASON),--reason "$(REASON)")
 
 api: $(STAMP)  ## serve the REST API on http://HOST:API_PORT (docs at /docs)
 	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(API_PORT)

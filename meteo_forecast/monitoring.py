@@ -17,6 +17,7 @@ from fastcore.script import Param, call_parse, store_true
 
 from .config import Settings, iso, parse_day, setup_logging, utc
 from .db import Database, abandoned_runs, to_json
+from .gate import shadow_verdict
 from .jobs import Run, job_database
 from .openmeteo import DEFAULT_SOURCE, SOURCES
 from .scoring import INTERVAL_COLUMNS, comparison_summary, forecasts_vs_observed
@@ -38,9 +39,9 @@ __all__ = ['log', 'DEFAULT_OUTPUT', 'DRIFT_RATIO', 'WINDOW_DAYS', 'STALE_MARGIN_
 
 # %% ../nbs/17_monitoring.ipynb #dd26b4ec
 def scored_forecasts(db: Database, start: dt.date, end: dt.date, location_id: int | None = None,
-                     model: str | None = None) -> pd.DataFrame:
-    "Forecasts of the days `start`..`end` with their observation, error and the validation MAE of their model."
-    rows = forecasts_vs_observed(db, start, end, location_id, model)
+                     model: str | None = None, role: str = 'champion') -> pd.DataFrame:
+    "Forecasts of `role` of the days `start`..`end` with their observation, error and the validation MAE of their model."
+    rows = forecasts_vs_observed(db, start, end, location_id, model, role=role)
     df = pd.DataFrame(rows, columns=['location_id', 'city', 'model_id', 'model', 'target_time', 'predicted', *INTERVAL_COLUMNS,
                                      'horizon_hours', 'observed', 'error'])
     df['target_time'] = pd.to_datetime(df.target_time, utc=True)
@@ -217,6 +218,7 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
                     rolling, drift = rolling_error(scored), drift_check(scored, window_days, ratio)
                     coverage = coverage_check(scored, window_days)
                     stale = staleness(database, loc_id, at, margin_hours)
+                    shadow = shadow_verdict(forecasts_vs_observed(database, start_day, end_day, loc_id, model))
                     info.update(forecasts=len(scored), scored=summary['count'], mae=summary['mae'] and round(summary['mae'], 3))
                 with run.step(f'plot {name}') as info:
                     stem = f"{name.replace(' ', '_').replace('/', '_')}_{start_day}_{end_day}"
@@ -227,7 +229,7 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
                     if coverage:
                         files.append(plot_coverage(rolling, coverage, f'Interval coverage, {name}', out_dir/f'{stem}_coverage.png'))
                     entry = {'location_id': loc_id, 'forecasts': len(scored), 'summary': summary, 'drift': drift,
-                             'coverage': coverage, 'staleness': stale,
+                             'coverage': coverage, 'staleness': stale, 'shadow': shadow,
                              'rolling': rolling.assign(day=rolling.day.astype(str)).to_dict('records'), 'files': [str(f) for f in files]}
                     report_path = out_dir/f'{stem}_report.json'
                     report_path.write_text(to_json(entry))
@@ -242,11 +244,13 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
                                                        "intervals, %.0f %% inside the 95 %% ones (tolerance ±%.0f and ±%.0f points)",
                                                        m, name, c['start'][:10], c['end'][:10], 100 * c['coverage_80'],
                                                        100 * c['coverage_95'], 100 * c['tolerance_80'], 100 * c['tolerance_95'])
+                if shadow and shadow['propose']: log.warning("challenger of %s: %s", name, shadow['reason'])
                 if stale['stale']: log.warning("stale data: the last observation of %s is %s, %s hours before %s (more than the %s h "
                                                "its source %s allows)", name, stale['last_observation'], stale['lag_hours'],
                                                stale['now'], stale['max_lag_hours'], stale['source'])
             report['drift'] = any(d['drift'] for e in report['locations'].values() for d in e['drift'].values())
             report['stale'] = any(e['staleness']['stale'] for e in report['locations'].values())
+            report['promote'] = [name for name, e in report['locations'].items() if e['shadow'] and e['shadow']['propose']]
             report['miscalibrated'] = any(c['miscalibrated'] for e in report['locations'].values() for c in e['coverage'].values())
             with run.step('runs') as info:
                 dead = abandoned_runs(database, at or pd.Timestamp.now(tz='UTC'), Settings().abandoned_after_seconds)
@@ -286,6 +290,7 @@ def monitor_cli(start: Param("first day, YYYY-MM-DD (default: 90 days before end
             verdict = {True: 'MISCALIBRATED', False: 'calibrated', None: 'too few days to decide'}[c['miscalibrated']]
             print(f"  {m}: last {c['n_days']} days {100 * c['coverage_80']:.0f} % inside the 80 % intervals, "
                   f"{100 * c['coverage_95']:.0f} % inside the 95 % ones: {verdict}")
+        if e['shadow']: print(f"  challenger in shadow: {e['shadow']['reason']}")
         print(f"  last observation {st['last_observation']} from {st['source']} ({st['lag_hours']} h old, "
               f"{st['max_lag_hours']} h allowed): {'STALE' if st['stale'] else 'fresh'}")
         for f in e['files']: print(f"  wrote {f}")

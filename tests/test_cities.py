@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from meteo_forecast.schema import connect
+from meteo_forecast.tracking import EXPERIMENTS
 from conftest import ROOT, job_env, run_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -16,24 +18,36 @@ CLI = str(Path(sys.executable).parent / 'meteo_cities')
 
 
 def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_path, session_archive, database_url):
-    (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\nNowhere,-60,-150\n")
+    # two places the stand-in serves (Versailles is in the Paris file's grid cell) and one it does not
+    (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\nVersailles,48.8049,2.1204\n"
+                                         "Nowhere,-60,-150\n")
     env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url, database_url).items()}}
+    env.pop('MLFLOW_TRACKING_URI', None)   # the embedded store beside the database, which the two workers share
     done = subprocess.run([CLI, str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-02',
                            '--workers', '2', '--history_days', '400'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 1, done.stderr[-3000:]
-    assert '1 of 2 cities forecast for 2024-06-01..2024-06-02' in done.stdout
+    assert '2 of 3 cities forecast for 2024-06-01..2024-06-02' in done.stdout
     assert 'has no data near latitude -60.0, longitude -150.0' in done.stdout
     assert 'Paris 2024-06-02: succeeded' in done.stderr          # progress per day, heard from the workers
+    assert 'database is locked' not in done.stderr
     db = connect(database_url)
-    assert db.count('predictions') == 16
+    assert db.count('predictions') == 32
     assert sorted((json.loads(p)['city'], s) for p, s in db.execute("SELECT parameters, status FROM runs WHERE job = 'backfill'")) \
-        == [('Nowhere', 'failed'), ('Paris', 'succeeded')]
+        == [('Nowhere', 'failed'), ('Paris', 'succeeded'), ('Versailles', 'succeeded')]
+    # each city's training is an MLflow run of the embedded store, and each city's slot has its champion
+    uri = f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    mlflow = MlflowClient(uri, registry_uri=uri)
+    runs = mlflow.search_runs([mlflow.get_experiment_by_name(EXPERIMENTS['jobs']).experiment_id])
+    assert sorted((r.data.tags['city'], r.info.status) for r in runs) == [('Paris', 'FINISHED'), ('Versailles', 'FINISHED')]
+    assert sorted((m.name, m.aliases) for m in mlflow.search_registered_models()) == \
+        [('paris_48.8566_2.3522_gap0h', {'champion': 1}), ('versailles_48.8049_2.1204_gap0h', {'champion': 1})]
 
     # the papermill job: the next day for Paris, on one worker, reusing the model the backfill trained
     (tmp_path / 'paris.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\n")
     run_job('cities.ipynb', tmp_path / 'cities-run.ipynb', job_env(tmp_path, session_archive.url, database_url), cities=str(tmp_path / 'paris.csv'),
             start='2024-06-03', workers=1, history_days=400)
-    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT model_id) FROM predictions").fetchone() == (24, 1)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT model_id) FROM predictions WHERE location_id = "
+                      "(SELECT id FROM locations WHERE name = 'Paris')").fetchone() == (24, 1)
 
 
 def test_a_bad_list_of_cities_is_refused_in_one_line(tmp_path):

@@ -17,8 +17,7 @@ from meteo_forecast.api import create_app
 from meteo_forecast.config import PARIS, Location, sample_path
 from meteo_forecast.db import Database, hourly_observations
 from meteo_forecast.schema import connect
-from meteo_forecast.jobs import predict_job
-from meteo_forecast.models import sweep_staged
+from meteo_forecast.jobs import job_tracking, predict_job
 from meteo_forecast.preprocess import BOUNDS
 from meteo_forecast.standin import ArchiveStandIn, Fault
 
@@ -137,10 +136,10 @@ def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_th
         assert health['status'] == 'degraded' and len(health['abandoned_runs']) == 2
         db = connect(database_url)
         if db.backend == 'sqlite': assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
-        registered = {Path(p).name for (p,) in db.execute('SELECT artifact_path FROM models')}
-        assert {p.name for p in (tmp_path / 'registry').glob('*.joblib')} <= registered   # no model file without its row
-        sweep_staged(tmp_path / 'registry', older_than_seconds=0)
-        assert not list((tmp_path / 'registry').glob('*.staged'))
+        tracking = job_tracking(database_url, tmp_path / 'registry')
+        roles = {(r['mlflow_model'], r['mlflow_version']) for r in db.query('SELECT * FROM models')}
+        for model in tracking.search_registered_models():   # no alias points at a version without its row
+            assert {(model.name, int(v)) for v in model.aliases.values()} <= roles
         # the next job marks them abandoned, and works
         predict_job('2024-06-02', data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'registry')
         assert [r[2] for r in runs(database_url)][-3:] == ['abandoned', 'abandoned', 'succeeded']

@@ -13,7 +13,8 @@ import pytest
 from meteo_forecast.config import sample_path
 from meteo_forecast.schema import connect
 from meteo_forecast.jobs import predict_job
-from meteo_forecast.models import sha256_file
+from meteo_forecast.registry import load_version
+from meteo_forecast.tracking import Tracking
 from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.standin import Fault
 
@@ -58,9 +59,15 @@ def test_predict_job_notebook_stores_the_8_forecasts(predicted):
     assert {r[2] for r in rows} == {'2024-06-01T00:00:00Z'}
     inputs = json.loads(rows[0][5])
     assert inputs['lag_1'] is not None and inputs['mean_1d'] is not None   # forecast from the data, not imputed
-    model = db.execute('SELECT id, artifact_path, artifact_sha256, train_end, run_id FROM models').fetchone()
-    assert {r[3] for r in rows} == {model[0]} and model[3] == '2024-05-31T00:00:00Z'
-    assert sha256_file(model[1]) == model[2] and model[1].startswith(str(predicted.folder / 'registry'))
+    model = db.query('SELECT * FROM models')[0]
+    assert {r[3] for r in rows} == {model['id']} and model['train_end'] == '2024-05-31T00:00:00Z'
+    assert (model['role'], model['mlflow_model'], model['mlflow_version']) == ('champion', 'paris_48.8566_2.3522_gap0h', 1)
+    # the version is in the MLflow store beside the database, its files in the registry folder, its checksum the recorded one
+    tracking = Tracking(f"sqlite:///{predicted.folder.resolve()}/mlflow.db")
+    source = tracking.get_model_version_download_uri(model['mlflow_model'], '1')
+    assert source.startswith((predicted.folder / 'registry').resolve().as_uri())
+    assert load_version(tracking, model['mlflow_model'], 1, model['artifact_sha256']).name == 'two_stage'
+    assert tracking.get_registered_model(model['mlflow_model']).aliases == {'champion': 1}
     assert db.execute('SELECT job, status, step, error FROM runs').fetchall() == [('predict', 'succeeded', 'store', None)]
     steps = json.loads(db.execute('SELECT steps FROM runs').fetchone()[0])
     assert [s['step'] for s in steps] == ['parameters', 'ingest', 'history', 'train', 'forecast', 'store']
@@ -87,7 +94,7 @@ def test_train_then_predict_from_a_data_file_without_the_archive(tmp_path, monke
     assert db.execute('SELECT COUNT(*), MIN(model_id), MIN(target_time) FROM predictions').fetchone() == \
         (8, model_ids[0][0], '2024-06-10T00:00:00Z')
     assert db.execute('SELECT MAX(time), MIN(source) FROM observations').fetchone() == ('2024-06-09T23:00:00Z', PARIS_MULTI)
-    assert len(os.listdir(tmp_path / 'registry')) == 1
+    assert db.execute('SELECT mlflow_version, role FROM models').fetchall() == [(1, 'champion')]   # trained once, in MLflow
 
 
 def test_rerunning_a_date_replaces_its_forecasts(tmp_path, database_url):
