@@ -65,9 +65,9 @@ run: $(STAMP) predict serve  ## set up, forecast DATE into the database (DATA_FI
 
 ingest: $(STAMP)  ## store observations up to DATE-1 (from the archive API, or DATA_FILE)
 	$(BIN)/meteo_ingest "$(DATE)" --latitude $(LATITUDE) --longitude $(LONGITUDE) \
-		--city "$(CITY)" $(if $(DATA_FILE),--data_file "$(DATA_FILE)")
+		--city "$(CITY)" $(if $(DATA_FILE),--data_file "$(DATA_FILE)") $(if $(UTC_OFFSET_SECONDS),--utc_offset_seconds $(UTC_OFFSET_SECONDS))
 
-predict: $(STAMP)  ## forecast DATE (default tomorrow, UTC): papermill nbs/predict.ipynb (DATA_FILE, DAYS, RETRAIN=False optional) -> runs/
+predict: $(STAMP)  ## forecast DATE (default tomorrow, UTC): papermill nbs/predict.ipynb (DATA_FILE [UTC_OFFSET_SECONDS=N|auto], DAYS, RETRAIN=False optional) -> runs/
 	@mkdir -p $(RUNS)
 	@$(if $(DATA_FILE),true,$(BIN)/meteo_check_archive --latitude $(LATITUDE) --longitude $(LONGITUDE))
 	$(BIN)/papermill nbs/predict.ipynb $(RUNS)/predict-$(DATE)-$(CITY_SLUG).ipynb -p date $(DATE) $(JOB_PARAMS) \

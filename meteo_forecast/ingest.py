@@ -99,10 +99,11 @@ def file_location(df: pd.DataFrame, path: Path, location: Location | None, max_d
     return location
 
 def import_file(db: Database, path: str | Path, location: Location | None = None,
-                until: dt.date | None = None, max_distance: float = 0.5, utc_offset_seconds: int | None = None,
+                until: dt.date | None = None, max_distance: float = 0.5, utc_offset_seconds: int | str | None = None,
                 timezone: str | None = None) -> dict:
     "Store the good hours of an Open-Meteo file (before the day `until`, if given) for `location`, in one transaction."
-    df = read_export(path, utc_offset_seconds, timezone)
+    df = read_export(path, utc_offset_seconds, timezone, longitude=location.longitude if location else None)
+    zone = df.attrs.get('time_zone') or {}   # a file without metadata: the offset it was read with, and its check
     location = file_location(df, path, location, max_distance)
     if until is not None: df = df[df.index < day_start(until)]
     df, rejected = validate(df)
@@ -111,6 +112,8 @@ def import_file(db: Database, path: str | Path, location: Location | None = None
         counts = store_observations(db, loc_id, df, source=Path(path).name)
     report = {'location_id': loc_id, 'hours': len(df), **counts, **rejection_summary(rejected),
               'shape': df.attrs.get('shape'), 'last_observation': last_observation(db, loc_id)}
+    if zone: report['utc_offset_seconds'] = zone['utc_offset_seconds']
+    if zone.get('warning'): report['time_zone_warning'] = zone['warning']
     _log_rejected(report, Path(path).name, location)
     log.info("imported %s (%s) for %s: %d hours read, %d new, %d revised", Path(path).name, report['shape'], location.name,
              len(df), counts['new'], counts['revised'])
@@ -184,7 +187,8 @@ def ingest_cli(date: Param("forecast day D: observations are stored up to D-1", 
                city: Param("name of the location", str) = PARIS.name,
                data_file: Param("Open-Meteo CSV export or saved JSON response to import instead of downloading", str) = None,
                source: Param("the archive's source (models=): best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,
-               utc_offset_seconds: Param("UTC offset of the times of a data file without metadata, seconds (default 0: GMT)", int) = None,
+               utc_offset_seconds: Param("UTC offset of the times of a data file without metadata, seconds, or auto: the offset "
+                                         "its daily temperature cycle shows (default 0: GMT, checked)", str) = None,
                timezone: Param("or the IANA time zone of those times, e.g. Europe/Paris", str) = None,
                history_days: Param("days of history to keep before D", int) = HISTORY_DAYS,
                db: Param("database (default env METEO_FORECAST_DB)", str) = None):

@@ -182,7 +182,7 @@ def job_database(db=None) -> Iterator[Database]:
 # %% ../nbs/12_jobs.ipynb #5d59b4d9
 def bring_observations(db: Database, location: Location, day: dt.date, data_file: Path | None = None,
                        history_days: int = HISTORY_DAYS, client: ArchiveClient | None = None,
-                       utc_offset_seconds: int | None = None, timezone: str | None = None) -> dict:
+                       utc_offset_seconds: int | str | None = None, timezone: str | None = None) -> dict:
     "Store the observations of `location` before `day`: from `data_file` if given, else from the archive API."
     if data_file:
         if not Path(data_file).exists(): raise FileNotFoundError(f"data file {data_file} does not exist")
@@ -199,7 +199,7 @@ def load_history(db: Database, location_id: int, day: dt.date, history_days: int
 
 def observe(run: Run, db: Database, location: Location, day: dt.date, data_file: Path | None = None,
             history_days: int = HISTORY_DAYS, client: ArchiveClient | None = None, gap_hours: int | None = None,
-            utc_offset_seconds: int | None = None, timezone: str | None = None) -> tuple[int, History, int]:
+            utc_offset_seconds: int | str | None = None, timezone: str | None = None) -> tuple[int, History, int]:
     "The `ingest` and `history` steps of a job: (location id, history before `day`, gap, measured unless `gap_hours` is given)."
     with run.step('ingest') as info:
         report = bring_observations(db, location, day, data_file, history_days, client, utc_offset_seconds, timezone)
@@ -209,6 +209,7 @@ def observe(run: Run, db: Database, location: Location, day: dt.date, data_file:
                     last_observation=iso(last) if last is not None else None)
         if report['rejected']: info.update({k: report[k] for k in ('rejected', 'rejected_by_variable', 'rejected_examples')})
         info.update({k: report[k].isoformat() for k in ('first_available', 'last_available') if report.get(k)})
+        info.update({k: report[k] for k in ('utc_offset_seconds', 'time_zone_warning') if k in report})
     with run.step('history') as info:
         history = load_history(db, report['location_id'], day, history_days)
         gap = gap_for(history, day_start(day)) if gap_hours is None else gap_hours
@@ -282,7 +283,7 @@ def _stored(result: dict | None, issued: str, run_id: int) -> list[dict]:
 def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
                 city: str = PARIS.name, data_file: str | Path | None = None, retrain: bool | str = True,
                 model: str = DEFAULT_ALGORITHM, history_days: int = HISTORY_DAYS, max_model_age_days: int | None = None,
-                days: int = 1, source: str = DEFAULT_SOURCE, utc_offset_seconds: int | None = None, timezone: str | None = None,
+                days: int = 1, source: str = DEFAULT_SOURCE, utc_offset_seconds: int | str | None = None, timezone: str | None = None,
                 db=None, registry: Path | None = None, client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
     """Bring the data, train (or reuse) the models of each day's slot, forecast the 8 slots of `date` .. `date + days - 1`
     with the champion, and in shadow with the challenger, and store them: one recorded run."""
@@ -319,7 +320,7 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
 def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
               city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
               history_days: int = HISTORY_DAYS, gap_hours: int | None = None, source: str = DEFAULT_SOURCE,
-              utc_offset_seconds: int | None = None, timezone: str | None = None, db=None, registry: Path | None = None,
+              utc_offset_seconds: int | str | None = None, timezone: str | None = None, db=None, registry: Path | None = None,
               client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
     "Train `model` on the data up to `train_end` (default yesterday, UTC) and offer it to its slot's gate: one recorded run."
     params = dict(train_end=str(train_end) if train_end else None, latitude=latitude, longitude=longitude, city=city,

@@ -28,9 +28,10 @@ from .config import HOURLY_VARIABLES, UNITS, Location, Settings, canonical_name
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SOURCES', 'DEFAULT_SOURCE', 'OpenMeteoError', 'allowed_range', 'to_standard_units', 'hourly_frame',
-           'utc_offset', 'grid_info', 'parse_response', 'read_export', 'Source', 'year_chunks', 'rate_limit_wait',
-           'call_weight', 'ArchiveClient', 'unreachable_message']
+__all__ = ['log', 'PEAK_LAG_HOURS', 'ZONE_TOLERANCE_HOURS', 'MIN_CYCLE_DAYS', 'MIN_CYCLE_AMPLITUDE', 'SOURCES', 'DEFAULT_SOURCE',
+           'OpenMeteoError', 'allowed_range', 'to_standard_units', 'hourly_frame', 'utc_offset', 'cycle_peak',
+           'utc_name', 'apparent_offset', 'read_offset', 'grid_info', 'parse_response', 'read_export', 'Source',
+           'year_chunks', 'rate_limit_wait', 'call_weight', 'ArchiveClient', 'unreachable_message']
 
 # %% ../nbs/01_openmeteo.ipynb #57fba2c1
 class OpenMeteoError(RuntimeError):
@@ -109,6 +110,7 @@ def hourly_frame(hourly: dict, units: dict | None = None, utc_offset_seconds: in
     cols = {canonical_name(k): _numbers(canonical_name(k), v, index, rejected) for k, v in hourly.items() if k != 'time'}
     df = to_standard_units(pd.DataFrame(cols, index=index), {canonical_name(k): v for k, v in (units or {}).items()})
     df.attrs['rejected'] = rejected
+    df.attrs['offsets_in_times'] = bool(stamped.all())   # the times say their own offset: no other applies
     return df
 
 # %% ../nbs/01_openmeteo.ipynb #14bf2b1d
@@ -116,11 +118,75 @@ def utc_offset(utc_offset_seconds: int | None = None, timezone: str | None = Non
     "Seconds to add to UTC to get the local times of a file: given, or the offset of the IANA `timezone` now, else 0 (GMT)."
     if utc_offset_seconds is not None and timezone:
         raise ValueError("give utc_offset_seconds or timezone, not both")
-    if utc_offset_seconds is not None: return int(utc_offset_seconds)
+    if utc_offset_seconds is not None:
+        try: return int(utc_offset_seconds)
+        except (TypeError, ValueError):
+            raise ValueError(f"utc_offset_seconds must be a number of seconds or 'auto', got {utc_offset_seconds!r}") from None
     if not timezone or timezone.upper() in ('GMT', 'UTC'): return 0
     try: zone = zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError): raise ValueError(f"unknown time zone {timezone!r}: give an IANA name such as Europe/Paris") from None
     return int(dt.datetime.now(zone).utcoffset().total_seconds())
+
+# %% ../nbs/01_openmeteo.ipynb #76faa87f
+PEAK_LAG_HOURS = 2.4         # the mean daily temperature cycle peaks this long after solar noon (measured on the real files)
+ZONE_TOLERANCE_HOURS = 1.0   # a cycle this far from where UTC puts it says the times are not UTC
+MIN_CYCLE_DAYS = 180         # days of temperature a check needs: every 180-day stretch of the UTC files is within 0.76 h
+MIN_CYCLE_AMPLITUDE = 0.5    # °C: a flatter mean daily cycle tells nothing (180-day stretches of the real files: 1.74 °C or more)
+
+def cycle_peak(temperature: pd.Series) -> tuple[float, float]:
+    "Hour of the day (0–24, in the series' own clock) when its mean daily cycle peaks, and its amplitude (°C): the 24-hour harmonic."
+    t = temperature.dropna()
+    means = t.groupby(t.index.hour + t.index.minute / 60).mean()
+    c = np.sum((means - means.mean()) * np.exp(-2j * np.pi * means.index.to_numpy(float) / 24)) * 2 / len(means)
+    return float((-np.angle(c) * 12 / np.pi) % 24), float(np.abs(c))
+
+def utc_name(seconds: int) -> str:
+    "An offset from UTC as people write it: `UTC`, `UTC+2`, `UTC-3`, `UTC+5:30`."
+    if not seconds: return 'UTC'
+    h, m = divmod(abs(int(seconds)) // 60, 60)
+    return f"UTC{'+' if seconds > 0 else '-'}{h}" + (f":{m:02d}" if m else '')
+
+def apparent_offset(temperature: pd.Series, longitude: float) -> dict:
+    """Where the mean daily cycle of `temperature` peaks against where UTC puts it at `longitude`, and the whole hours its
+    times look shifted by (`offset_seconds`: 0 within `ZONE_TOLERANCE_HOURS`, None with `why` when it cannot tell)."""
+    days = int(temperature.dropna().index.normalize().nunique())
+    if days < MIN_CYCLE_DAYS:
+        return {'days': days, 'offset_seconds': None,
+                'why': f"{days} days of temperature_2m, too few to tell its time zone (at least {MIN_CYCLE_DAYS})"}
+    peak, amplitude = cycle_peak(temperature)
+    expected = (12 - longitude / 15 + PEAK_LAG_HOURS) % 24
+    shift = (peak - expected + 12) % 24 - 12
+    seen = {'days': days, 'peak_hour': round(peak, 2), 'utc_peak_hour': round(expected, 2), 'shift_hours': round(shift, 2),
+            'amplitude': round(amplitude, 2)}
+    if amplitude < MIN_CYCLE_AMPLITUDE:
+        return {**seen, 'offset_seconds': None,
+                'why': f"no clear daily cycle (amplitude {amplitude:.2f} °C, at least {MIN_CYCLE_AMPLITUDE})"}
+    return {**seen, 'offset_seconds': round(shift) * 3600 if abs(shift) >= ZONE_TOLERANCE_HOURS else 0}
+
+# %% ../nbs/01_openmeteo.ipynb #1f6573d5
+def read_offset(df: pd.DataFrame, name: str, longitude: float | None, offset: int, auto: bool) -> tuple[int, dict]:
+    """The offset to read the file `name` (without metadata, read as `df` with `offset`) with, and what its daily cycle says:
+    `offset`, with a warning if the cycle says otherwise, or with `auto` the offset the cycle shows."""
+    if longitude is None or 'temperature_2m' not in df:
+        why = 'no longitude to check its times against' if longitude is None else 'no temperature_2m column'
+        if auto: raise ValueError(f"utc_offset_seconds auto: {name} cannot be checked ({why}); give utc_offset_seconds or timezone")
+        return offset, {}
+    seen = apparent_offset(df['temperature_2m'], longitude)
+    if seen['offset_seconds'] is None:
+        if auto: raise ValueError(f"utc_offset_seconds auto: {name} holds {seen['why']}; give utc_offset_seconds or timezone")
+        log.info("%s: time zone not checked: %s", name, seen['why'])
+        return offset, seen
+    likely = offset + seen['offset_seconds']
+    cycle = (f"read as {utc_name(offset)}, its mean daily temperature peaks at {seen['peak_hour']:.1f} h UTC, "
+             f"where it should be near {seen['utc_peak_hour']:.1f} h at longitude {longitude}")
+    if auto:
+        log.info("%s: times look like %s: read as %s (utc_offset_seconds auto; %s)", name, utc_name(likely), utc_name(likely), cycle)
+        return likely, seen
+    if likely != offset:
+        seen['warning'] = (f"{name} has no metadata and its times look like {utc_name(likely)}: pass -p utc_offset_seconds "
+                           f"{likely} if the file is in local time, or auto to apply it ({cycle})")
+        log.warning("%s", seen['warning'])
+    return offset, seen
 
 # %% ../nbs/01_openmeteo.ipynb #113531e7
 def grid_info(meta: dict) -> dict:
@@ -181,15 +247,18 @@ def _json_table(js, path: Path) -> dict:
     raise OpenMeteoError(f"{path} is neither an Open-Meteo answer nor a table with a 'time' column")
 
 # %% ../nbs/01_openmeteo.ipynb #12457a00
-def read_export(path: str | Path, utc_offset_seconds: int | None = None, timezone: str | None = None) -> pd.DataFrame:
+def read_export(path: str | Path, utc_offset_seconds: int | str | None = None, timezone: str | None = None,
+                longitude: float | None = None) -> pd.DataFrame:
     """Hourly UTC table from an Open-Meteo file: a CSV export (with or without its metadata lines), a saved
-    JSON answer, or a pandas re-save of one. Files without metadata have times in GMT unless told otherwise."""
+    JSON answer, or a pandas re-save of one. Files without metadata have times in GMT unless told otherwise
+    (`utc_offset_seconds`, `timezone`, or `utc_offset_seconds='auto'`), checked against `longitude` when given."""
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no such Open-Meteo file: {path}")
     suffix = path.suffix.lower()
     if suffix not in ('.csv', '.json'): raise OpenMeteoError(f"{path}: expected an Open-Meteo .csv or .json file")
     text = path.read_text(encoding='utf-8-sig')
-    assumed = utc_offset(utc_offset_seconds, timezone)
+    auto = isinstance(utc_offset_seconds, str) and utc_offset_seconds.strip().lower() == 'auto'
+    assumed = utc_offset(0 if auto else utc_offset_seconds, timezone)
     if suffix == '.json':
         try: js = json.loads(text)
         except json.JSONDecodeError as e: raise OpenMeteoError(f"{path} is not valid JSON (cut short?): {e}") from None
@@ -216,9 +285,13 @@ def read_export(path: str | Path, utc_offset_seconds: int | None = None, timezon
         if columns['time'] and max(len(t) for t in columns['time']) <= 10:
             raise OpenMeteoError(f"{path}: the table is daily, not hourly")
     offset = int(float(meta['utc_offset_seconds'] or 0)) if meta else assumed
-    if meta and utc_offset_seconds is not None and offset != assumed:
+    if meta and utc_offset_seconds is not None and not auto and offset != assumed:
         log.warning("%s says its times are at UTC%+d s; ignoring the utc_offset_seconds %d given", path.name, offset, assumed)
     df = hourly_frame(columns, units, offset)
+    if not meta and not df.attrs['offsets_in_times']:   # nothing says when its times are: check them against the place
+        checked, seen = read_offset(df, path.name, longitude, offset, auto)
+        if checked != offset: df, offset = hourly_frame(columns, units, checked), checked
+        df.attrs['time_zone'] = {'utc_offset_seconds': offset, **seen}
     df.attrs['rejected'] = rejected + df.attrs['rejected']
     df.attrs['grid'] = grid_info(meta)
     df.attrs['shape'] = 'CSV export' if meta else f"{'JSON' if suffix == '.json' else 'CSV'} table without metadata"

@@ -88,22 +88,85 @@ def test_units_the_api_can_return_are_converted_and_others_refused(tmp_path, ref
         read_export(tmp_path / 'kelvin.csv')
 
 
-@pytest.mark.integration
-def test_the_predict_job_reads_a_resaved_file_in_local_time(tmp_path):
-    "The job notebook with `-p data_file` and `-p utc_offset_seconds`, as an operator runs it."
+PARIS = Location(48.8566, 2.3522, 'Paris')
+WARNING = 'times look like UTC+2: pass -p utc_offset_seconds 7200 if the file is in local time'
+
+
+def paris_resaved(folder, hours: int = 2):
+    "A pandas re-save of the Paris answer in local time (UTC+`hours`), as the third party saved it: no metadata, no units."
     t = table(PARIS_MULTI)
     t.columns = [c.split(' (')[0] for c in t.columns]
-    t['time'] = (pd.to_datetime(t.time) + pd.Timedelta(hours=2)).dt.strftime('%Y-%m-%d %H:%M:%S')
-    t.to_csv(tmp_path / 'paris_local.csv')
+    t['time'] = (pd.to_datetime(t.time) + pd.Timedelta(hours=hours)).dt.strftime('%Y-%m-%d %H:%M:%S')
+    t.to_csv(folder / f'paris_utc{hours:+d}.csv')
+    return folder / f'paris_utc{hours:+d}.csv'
+
+
+def test_a_file_in_local_time_without_metadata_is_detected_and_auto_reads_it(tmp_path, caplog):
+    "Its daily cycle peaks two hours after where UTC puts it at Paris's longitude: a warning, or the offset applied."
+    local, utc = paris_resaved(tmp_path, 2), paris_resaved(tmp_path, 0)
+    with caplog.at_level('WARNING', logger='meteo_forecast'):
+        report = import_file(connect(tmp_path / 'as_gmt.db'), local, PARIS)
+    assert WARNING in report['time_zone_warning'] and report['utc_offset_seconds'] == 0
+    assert [r.getMessage() for r in caplog.records if WARNING in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level('WARNING', logger='meteo_forecast'):
+        db = connect(tmp_path / 'auto.db')
+        report = import_file(db, local, PARIS, utc_offset_seconds='auto')
+        assert import_file(connect(tmp_path / 'utc.db'), utc, PARIS).get('time_zone_warning') is None   # a UTC file: no warning
+    assert report['utc_offset_seconds'] == 7200 and report.get('time_zone_warning') is None and not caplog.records
+    pd.testing.assert_series_equal(hourly_observations(db, report['location_id']).temperature_2m,
+                                   read_export(sample_path(PARIS_MULTI)).temperature_2m, check_freq=False)
+
+
+def test_auto_refuses_what_it_cannot_tell(tmp_path):
+    short = tmp_path / 'short.csv'
+    pd.read_csv(paris_resaved(tmp_path, 2)).iloc[:24 * 30].to_csv(short, index=False)
+    with pytest.raises(ValueError, match='30 days of temperature_2m, too few to tell its time zone'):
+        import_file(connect(tmp_path / 'm.db'), short, PARIS, utc_offset_seconds='auto')
+    with pytest.raises(ValueError, match="utc_offset_seconds must be a number of seconds or 'auto', got 'soon'"):
+        import_file(connect(tmp_path / 'm.db'), short, PARIS, utc_offset_seconds='soon')
+    with pytest.raises(ValueError, match='not both'):
+        import_file(connect(tmp_path / 'm.db'), short, PARIS, utc_offset_seconds='auto', timezone='Europe/Paris')
+
+
+def test_meteo_ingest_takes_utc_offset_seconds_auto(tmp_path):
+    import sys
+    from pathlib import Path
+    local = paris_resaved(tmp_path, 2)
+    done = subprocess.run([str(Path(sys.executable).parent / 'meteo_ingest'), '2024-06-01', '--data_file', str(local),
+                           '--utc_offset_seconds', 'auto', '--db', str(tmp_path / 'm.db')], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'times look like UTC+2: read as UTC+2 (utc_offset_seconds auto' in done.stderr
+    assert 'last observation 2024-05-31 23:00:00+00:00' in done.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize('offset', [7200, 'auto'])
+def test_the_predict_job_reads_a_resaved_file_in_local_time(tmp_path, offset):
+    "The job notebook with `-p data_file` and `-p utc_offset_seconds` (seconds, or auto), as an operator runs it."
+    local = paris_resaved(tmp_path, 2)
     env = job_env(tmp_path, 'http://127.0.0.1:9/v1/archive')
-    run_job('predict.ipynb', tmp_path / 'predict.ipynb', env, date='2024-06-01', data_file=str(tmp_path / 'paris_local.csv'),
-            utc_offset_seconds=7200, history_days=400)
+    run_job('predict.ipynb', tmp_path / 'predict.ipynb', env, date='2024-06-01', data_file=str(local),
+            utc_offset_seconds=offset, history_days=400)
     db = connect(tmp_path / 'meteo.db')
-    assert db.execute('SELECT MAX(time), COUNT(*) FROM observations').fetchone() == \
-        ('2024-05-31T23:00:00Z', len(read_export(sample_path(PARIS_MULTI)).loc[:'2024-05-31 23:00']))
+    assert db.execute('SELECT MIN(time), MAX(time), COUNT(*) FROM observations').fetchone() == \
+        ('2020-12-31T22:00:00Z', '2024-05-31T23:00:00Z', len(read_export(sample_path(PARIS_MULTI)).loc[:'2024-05-31 23:00']))
     assert db.execute('SELECT COUNT(*), MIN(data_until) FROM predictions').fetchone() == (8, '2024-06-01T00:00:00Z')
-    steps = json.loads(db.execute('SELECT steps FROM runs').fetchone()[0])
-    assert next(s for s in steps if s['step'] == 'ingest')['source'] == 'paris_local.csv'
+    ingest = next(s for s in json.loads(db.execute('SELECT steps FROM runs').fetchone()[0]) if s['step'] == 'ingest')
+    assert (ingest['source'], ingest['utc_offset_seconds'], 'time_zone_warning' in ingest) == ('paris_utc+2.csv', 7200, False)
+
+
+def test_a_job_records_the_warning_about_its_file(tmp_path):
+    "Without the offset, the job's ingest step stores the file as UTC (two hours late) and records the warning on its run."
+    from meteo_forecast.jobs import Run, observe
+    db = connect(tmp_path / 'meteo.db')
+    with Run(db, 'predict', {}) as run:
+        observe(run, db, PARIS, pd.Timestamp('2024-06-01').date(), paris_resaved(tmp_path, 2), history_days=400)
+    ingest = run.steps[0]
+    assert ingest['utc_offset_seconds'] == 0 and WARNING in ingest['time_zone_warning']
+    assert db.execute('SELECT MIN(time) FROM observations').scalar() == '2021-01-01T00:00:00Z'   # 22:00 UTC, read two hours late
+    stored = json.loads(db.execute('SELECT steps FROM runs').scalar())
+    assert WARNING in stored[0]['time_zone_warning']
 
 
 @pytest.mark.integration
