@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 from .config import HISTORY_DAYS, Location, db_url, registry_dir, setup_logging
 from .jobs import backfill, backfill_range, print_table
 from .openmeteo import DEFAULT_SOURCE
-from .pipeline import DEFAULT_ALGORITHM
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def _report_day(city: str, row: dict) -> None:
     except (ImportError, ValueError):   # not on a Dask worker
         log.info("%s", _day_text(event))
 
-def city_backfill(city: City, start: str, end: str, model: str = DEFAULT_ALGORITHM, retrain_every: int = 7,
+def city_backfill(city: City, start: str, end: str, model: str | None = None, retrain_every: int = 7,
                   history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, db: str | None = None,
                   registry: Path | None = None) -> dict:
     "Backfill `start`..`end` for one city; its summary row (status, days, failures, timing), never an exception."
@@ -97,7 +96,7 @@ def city_backfill(city: City, start: str, end: str, model: str = DEFAULT_ALGORIT
     return row
 
 # %% ../nbs/18_cities.ipynb #ca52bedb
-def run_cities(cities: list[City], start: str, end: str, model: str = DEFAULT_ALGORITHM, retrain_every: int = 7,
+def run_cities(cities: list[City], start: str, end: str, model: str | None = None, retrain_every: int = 7,
                history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, workers: int | None = None,
                scheduler: str | None = None, db: str | None = None, registry: str | Path | None = None,
                progress: bool = True) -> pd.DataFrame:
@@ -133,7 +132,7 @@ def run_cities(cities: list[City], start: str, end: str, model: str = DEFAULT_AL
 def cities_cli(cities: Param("CSV list of places: name, latitude, longitude[, data_file]", str),
                start: Param("first day to forecast, YYYY-MM-DD (default: tomorrow, UTC)", str) = None,
                end: Param("last day to forecast, YYYY-MM-DD (inclusive; default: start)", str) = None,
-               model: Param("name of the model to train (pipeline.ALGORITHMS)", str) = DEFAULT_ALGORITHM,
+               model: Param("the algorithm to train (pipeline.ALGORITHMS); default: each city's candidates", str) = None,
                retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,
                history_days: Param("days of history to train on", int) = HISTORY_DAYS,
                source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from .lifecycle import Offer, freshest_train_end, newest_training, offer, servin
 from .models import History
 from .openmeteo import DEFAULT_SOURCE, ArchiveClient
 from .intervals import ADAPT_DAYS
-from .pipeline import DEFAULT_ALGORITHM, forecast_day, gap_for, make_model
+from .pipeline import CANDIDATES, SELECTION_DAYS, forecast_day, gap_for, make_model
 from .registry import CHALLENGER, CHAMPION, Slot
 from .tracking import Tracking, TrackingUnavailable, sha256_file
 from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'job_tracking', 'job_tags',
            'job_location', 'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe',
-           'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
+           'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -222,9 +223,22 @@ def observe(run: Run, db: Database, location: Location, day: dt.date, data_file:
     return report['location_id'], history, gap
 
 # %% ../nbs/12_jobs.ipynb #08ddb59f
+def candidates_for(db: Database, slot: Slot, day: dt.date, model: str | None = None) -> list[str]:
+    """The algorithms a job trains for `slot` to forecast `day`: `model` alone when the job names one; else all of
+    `CANDIDATES` when the slot has no champion or last chose among them `SELECTION_DAYS` days or more before; else the
+    champion's algorithm."""
+    if model: return [model]
+    rows = db.query('SELECT name, role, train_end, metrics FROM models WHERE location_id = :loc AND mlflow_model = :name '
+                    'ORDER BY train_end DESC, id DESC', {'loc': slot.location_id, 'name': slot.name})
+    champion = next((r for r in rows if r['role'] == CHAMPION), None)
+    chosen = next((r for r in rows if len(json.loads(r['metrics'] or '{}').get('candidates') or {}) > 1), None)
+    due = chosen is None or (freshest_train_end(day, slot.gap_hours) - pd.Timestamp(chosen['train_end'])).days >= SELECTION_DAYS
+    return list(CANDIDATES) if champion is None or due else [champion['name']]
+
 def train_for(run: Run, db: Database, tracking: Tracking, slot: Slot, location: Location, history: History, day: dt.date,
-              algorithms: list[str], context: dict | None = None) -> Offer:
+              model: str | None = None, context: dict | None = None) -> Offer:
     "The `train` step: train the candidates for `day`'s slot (as MLflow runs) and offer the best to the slot's gate."
+    algorithms = candidates_for(db, slot, day, model)
     best, _ = train_candidates(tracking, history, freshest_train_end(day, slot.gap_hours), algorithms, slot.gap_hours,
                                job_tags(run, location, slot), context)
     return offer(db, tracking, slot, best, history, day, actor=f'{run.job} run {run.id}', run_id=run.id)
@@ -236,7 +250,7 @@ def _data_context(data_file: Path | None, source: str, history_days: int) -> dic
 
 # %% ../nbs/12_jobs.ipynb #2a948c91
 def _predict_day(run: Run, db: Database, tracking: Tracking, loc_id: int, location: Location, history: History, day: dt.date,
-                 gap: int, algorithms: list[str], mode, max_model_age_days: int | None, context: dict, label: str = '') -> dict:
+                 gap: int, model: str | None, mode, max_model_age_days: int | None, context: dict, label: str = '') -> dict:
     "Find or train the models of `day`'s slot, and forecast it with the champion and, in shadow, the challenger: one day of the predict job."
     slot = Slot.of(loc_id, location, gap)
     with run.step('model' + label) as info:
@@ -251,7 +265,7 @@ def _predict_day(run: Run, db: Database, tracking: Tracking, loc_id: int, locati
     offered = None
     if train:
         with run.step('train' + label) as info:
-            offered = train_for(run, db, tracking, slot, location, history, day, algorithms, context)
+            offered = train_for(run, db, tracking, slot, location, history, day, model, context)
             info.update(model_id=offered.model_id, algorithm=offered.candidate.algorithm, version=offered.version,
                         role=offered.role, validation_mae=round(offered.candidate.metrics['validation']['mae'], 3),
                         gate=offered.decision.reason if offered.decision else 'none: a past day the champion has seen')
@@ -282,7 +296,7 @@ def _stored(result: dict | None, issued: str, run_id: int) -> list[dict]:
 
 def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
                 city: str = PARIS.name, data_file: str | Path | None = None, retrain: bool | str = True,
-                model: str = DEFAULT_ALGORITHM, history_days: int = HISTORY_DAYS, max_model_age_days: int | None = None,
+                model: str | None = None, history_days: int = HISTORY_DAYS, max_model_age_days: int | None = None,
                 days: int = 1, source: str = DEFAULT_SOURCE, utc_offset_seconds: int | str | None = None, timezone: str | None = None,
                 db=None, registry: Path | None = None, client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
     """Bring the data, train (or reuse) the models of each day's slot, forecast the 8 slots of `date` .. `date + days - 1`
@@ -298,12 +312,12 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
             n = _count(days, 'days', 1, MAX_DAYS)
             targets = [first + dt.timedelta(days=k) for k in range(n)]
             location, mode = job_location(latitude, longitude, city), _retrain_mode(retrain)
-            algorithms, data_file = [make_model(model).name], Path(data_file) if data_file else None
+            model, data_file = model and make_model(model).name, Path(data_file) if data_file else None
             client = client or (None if data_file else archive_client(database, source))
             context = _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, first, data_file, history_days, client,
                                        utc_offset_seconds=utc_offset_seconds, timezone=timezone)
-        results = [_predict_day(run, database, tracking, loc_id, location, history, day, gap + 24 * k, algorithms, mode,
+        results = [_predict_day(run, database, tracking, loc_id, location, history, day, gap + 24 * k, model, mode,
                                 max_model_age_days, context, f' {day}' if n > 1 else '') for k, day in enumerate(targets)]
         with run.step('store') as info:
             issued = now_iso()
@@ -318,7 +332,7 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
 
 # %% ../nbs/12_jobs.ipynb #8bb2da03
 def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
-              city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
+              city: str = PARIS.name, data_file: str | Path | None = None, model: str | None = None,
               history_days: int = HISTORY_DAYS, gap_hours: int | None = None, source: str = DEFAULT_SOURCE,
               utc_offset_seconds: int | str | None = None, timezone: str | None = None, db=None, registry: Path | None = None,
               client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
@@ -333,12 +347,12 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
             location, day = job_location(latitude, longitude, city), end + dt.timedelta(days=1)
             data_file, gap_hours = Path(data_file) if data_file else None, None if gap_hours is None else int(gap_hours)
             client = client or (None if data_file else archive_client(database, source))
-            algorithms, context = [make_model(model).name], _data_context(data_file, source, history_days)
+            model, context = model and make_model(model).name, _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client, gap_hours,
                                        utc_offset_seconds, timezone)
         with run.step('train') as info:
             slot = Slot.of(loc_id, location, gap)
-            offered = train_for(run, database, tracking, slot, location, history, day, algorithms, context)
+            offered = train_for(run, database, tracking, slot, location, history, day, model, context)
             info.update(model_id=offered.model_id, version=offered.version, role=offered.role,
                         validation_mae=round(offered.candidate.metrics['validation']['mae'], 3))
     fitted = offered.candidate.model
@@ -349,7 +363,7 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
 
 # %% ../nbs/12_jobs.ipynb #72eb400e
 def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
-             city: str = PARIS.name, data_file: str | Path | None = None, model: str = DEFAULT_ALGORITHM,
+             city: str = PARIS.name, data_file: str | Path | None = None, model: str | None = None,
              retrain_every: int = 7, history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, keep_going: bool = True,
              progress: bool = True, db=None, registry: Path | None = None, client: ArchiveClient | None = None,
              on_day=None, tracking: Tracking | None = None) -> pd.DataFrame:
@@ -404,7 +418,7 @@ def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required
                  longitude: Param("longitude of the location, degrees", float) = PARIS.longitude,
                  city: Param("name of the location", str) = PARIS.name,
                  data_file: Param("Open-Meteo CSV export or saved JSON response to read instead of the archive API", str) = None,
-                 model: Param("name of the model to train (pipeline.ALGORITHMS)", str) = DEFAULT_ALGORITHM,
+                 model: Param("the algorithm to train (pipeline.ALGORITHMS); default: the city's candidates", str) = None,
                  retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,
                  history_days: Param("days of history to train on", int) = HISTORY_DAYS,
                  source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,

@@ -22,8 +22,8 @@ from .scoring import interval_scores, scores
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'lazy_factory', 'make_model', 'data_until', 'gap_for', 'training_days',
-           'train_model', 'forecast_day']
+__all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'CANDIDATES', 'SELECTION_DAYS', 'lazy_factory', 'make_model', 'data_until',
+           'gap_for', 'training_days', 'train_model', 'forecast_day']
 
 # %% ../nbs/11_pipeline.ipynb #1e1b4e45
 def lazy_factory(path: str) -> Callable[[int], Forecaster]:
@@ -51,6 +51,10 @@ def make_model(algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0) -> Foreca
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown model {algorithm!r}; choose one of {sorted(ALGORITHMS)}")
     return ALGORITHMS[algorithm](gap_hours)
+
+# %% ../nbs/11_pipeline.ipynb #142d6c1f
+CANDIDATES = ('ridge', 'two_stage')   # what each city's production slot chooses among
+SELECTION_DAYS = 7                    # the whole set is trained again once a week per slot; the champion's algorithm otherwise
 
 # %% ../nbs/11_pipeline.ipynb #ebfa6ec4
 def data_until(history: History, day: pd.Timestamp) -> pd.Timestamp:

@@ -83,7 +83,8 @@ def test_the_pages_render_in_a_headless_browser(servers):
     api, ds, folder = servers
     swagger = render(api + '/docs', folder / 'chrome')
     drawn = set(re.findall(r'data-path="([^"]+)"', swagger))
-    assert drawn == {'/predictions', '/predictions/observed', '/observations', '/models', '/models/{model_id}', '/health', '/version'}
+    assert drawn == {'/predictions', '/predictions/observed', '/observations', '/models', '/models/transitions', '/models/{model_id}',
+                     '/health', '/version'}
     redoc = render(api + '/redoc', folder / 'chrome')
     assert 'Forecasts of the days' in redoc and 'redoc-wrap' in redoc   # ReDoc drew the spec
     dashboard = render(ds + DASHBOARD, folder / 'chrome')
