@@ -22,7 +22,7 @@ import pandas as pd
 from fastcore.basics import patch
 from fastcore.script import Param, call_parse
 
-from .config import HOURLY_VARIABLES, LEGACY_NAMES, UNITS, canonical_name, setup_logging, utc
+from .config import FIRST_DAY, HOURLY_VARIABLES, LEGACY_NAMES, UNITS, canonical_name, setup_logging, utc
 from .openmeteo import SOURCES, read_export
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def answer(self: ArchiveStandIn, query: dict) -> tuple[int, dict]:
         start, end = (dt.date.fromisoformat(query[k]) for k in ('start_date', 'end_date'))
     except (KeyError, ValueError): return _error("Parameter 'start_date' and 'end_date' must be dates in the form YYYY-MM-DD")
     now = self.clock
-    first, today = dt.date(1940, 1, 1), now.date()
+    first, today = FIRST_DAY, now.date()
     for name, d in (('start_date', start), ('end_date', end)):
         if not first <= d <= today:
             return _error(f"Parameter '{name}' is out of allowed range from {first} to {today}")
@@ -133,12 +133,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args): log.debug("stand-in: " + fmt, *args)
 
-    def _send(self, status: int, body: bytes, headers: dict | None = None, drip: float = 0.0):
+    def _head(self, status: int, length: int, headers: dict | None = None) -> None:
+        "The status line and headers of a JSON answer of `length` bytes."
         self.send_response(status)
         self.send_header('Content-Type', 'application/json; charset=utf-8')
         for k, v in (headers or {}).items(): self.send_header(k, v)
-        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Content-Length', str(length))
         self.end_headers()
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None, drip: float = 0.0):
+        self._head(status, len(body), headers)
         try:
             if not drip: return self.wfile.write(body)
             for i in range(len(body)):   # one byte at a time, until the client gives up
@@ -165,14 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_cut(self, status: int, data: bytes):
         "Announce the whole length, send half, close: a body cut short in transit."
-        self.send_response(status)
-        self.send_header('Content-Type', 'application/json; charset=utf-8')
-        self.send_header('Content-Length', str(len(data)))
-        self.send_header('Connection', 'close')
-        self.end_headers()
+        self._head(status, len(data), {'Connection': 'close'})
         self.wfile.write(data[: len(data) // 2])
         self.close_connection = True
 
+# %% ../nbs/02_standin.ipynb #0fb301a2
 @patch
 def start(self: ArchiveStandIn) -> ArchiveStandIn:
     "Start serving in a background thread; `url` is then the archive endpoint."
