@@ -25,6 +25,7 @@ RETRAIN_EVERY ?= 7
 CITIES ?= cities.csv
 WORKERS ?=
 SCHEDULER ?=
+DEADLINE_HOURS ?=
 # The benchmarks: an Open-Meteo file (default: the Paris samples), a test period, where the results go.
 TEST_START ?= 2024-01-01
 TEST_END ?= 2024-12-31
@@ -94,11 +95,11 @@ replay: $(STAMP)  ## live benchmark: replay START..END (default 2024) day by day
 		-p retrain_every $(RETRAIN_EVERY) -p results_path "$(REPLAY_RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
 
-cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of CITIES (a CSV) in parallel on Dask (WORKERS, SCHEDULER optional)
+cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of CITIES (a CSV) in parallel on Dask (WORKERS, SCHEDULER, DEADLINE_HOURS optional)
 	@mkdir -p $(RUNS)
 	$(BIN)/papermill nbs/cities.ipynb $(RUNS)/cities-$(DATE).ipynb -p cities "$(CITIES)" -p start $(DATE) $(if $(END),-p end $(END)) \
 		-p retrain_every $(RETRAIN_EVERY) $(if $(WORKERS),-p workers $(WORKERS)) $(if $(SCHEDULER),-p scheduler $(SCHEDULER)) \
-		$(if $(SOURCE),-p source $(SOURCE))
+		$(if $(SOURCE),-p source $(SOURCE)) $(if $(DEADLINE_HOURS),-p deadline_hours $(DEADLINE_HOURS))
 
 scale: $(STAMP)  ## storage and serving benchmark: SCALE_CITIES x SCALE_YEARS (default 50 x 10, curve 1,10) on SCALE_BACKEND (sqlite, postgresql) -> runs/
 	@mkdir -p $(RUNS)

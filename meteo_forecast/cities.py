@@ -17,13 +17,17 @@ from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
 from .config import HISTORY_DAYS, Location, db_url, registry_dir, setup_logging
+from .db import Database
+from .ingest import CallBudget, download_calls, history_ranges, ingest_until
 from .jobs import backfill, backfill_range, print_table
-from .openmeteo import DEFAULT_SOURCE
+from .openmeteo import DEFAULT_SOURCE, ArchiveClient
+from .schema import connect
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DAY_TOPIC', 'City', 'read_cities', 'city_backfill', 'run_cities', 'cities_cli']
+__all__ = ['log', 'DAY_TOPIC', 'City', 'read_cities', 'city_backfill', 'Download', 'plan_downloads', 'download_in_order',
+           'run_cities', 'cities_cli']
 
 # %% ../nbs/18_cities.ipynb #5b3d0ecf
 @dataclass(frozen=True)
@@ -95,12 +99,57 @@ def city_backfill(city: City, start: str, end: str, model: str | None = None, re
     row['seconds'] = round(time.perf_counter() - t0, 2)
     return row
 
+# %% ../nbs/18_cities.ipynb #edea70ad
+@dataclass(frozen=True)
+class Download:
+    "A city's first download: the day ranges its first day lacks, and the archive calls they cost."
+    city: City
+    ranges: list[tuple[dt.date, dt.date]]
+    calls: float
+
+def plan_downloads(db: Database, cities: list[City], day: dt.date, history_days: int = HISTORY_DAYS) -> list[Download]:
+    "The history each city served by the archive lacks before `day`, in the list's order (a city with a file needs none)."
+    plans = [Download(c, r := history_ranges(db, c.location, day, history_days), download_calls(r)) for c in cities if c.data_file is None]
+    return [p for p in plans if p.ranges]
+
+# %% ../nbs/18_cities.ipynb #9c2cf3f0
+def _utc(t: float) -> str: return f"{dt.datetime.fromtimestamp(t, dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+def download_in_order(db: Database, downloads: list[Download], day: dt.date, history_days: int, source: str,
+                      deadline: float, budget: CallBudget, on_done) -> dict[str, str]:
+    "Download each city's history once its calls fit `budget`, in order, waiting until `deadline` (a `budget.clock` time) at most; `on_done(download)` hears of each; the errors of the cities not downloaded."
+    client = ArchiveClient(source=source, quota=budget)
+    for k, d in enumerate(downloads):
+        fits = min(d.calls, *(limit for _, limit in budget.limits))   # a download larger than a window starts when it is empty
+        while (wait := budget.wait_for(fits, now := budget.clock())) > 0:
+            starts = budget.schedule([min(x.calls, fits) for x in downloads[k:]], now)
+            if starts[0] > deadline:
+                limits = ', '.join(f'{n:,.0f} per {s:,.0f} s' for s, n in budget.limits)
+                log.error("%d cities not downloaded: the archive's call budget (%s) admits %s at %s, after the deadline %s",
+                          len(downloads) - k, limits, d.city.name, _utc(starts[0]), _utc(deadline))
+                return {x.city.name: f"not downloaded: the archive's call budget ({limits}) admits its {x.calls:.0f} calls at "
+                                     f"{_utc(s)}, after the deadline {_utc(deadline)}; a later run picks it up"
+                        for x, s in zip(downloads[k:], starts)}
+            log.info("%s waits %.0f s for the archive's call budget (%.0f calls); %d cities queued, the last to start at %s "
+                     "(deadline %s)", d.city.name, wait, d.calls, len(downloads) - k, _utc(starts[-1]), _utc(deadline))
+            budget.sleep(wait)
+        try: ingest_until(db, d.city.location, day, history_days, client=client, progress=False)
+        except Exception as e:   # its backfill tries again, and its run row records the failure
+            log.warning("%s: first download failed: %s: %s", d.city.name, type(e).__name__, e)
+        on_done(d)
+    return {}
+
 # %% ../nbs/18_cities.ipynb #ca52bedb
+def _not_started(city: City, error: str) -> dict:
+    "The summary row of a city whose backfill never started."
+    return {'city': city.name, 'latitude': city.location.latitude, 'longitude': city.location.longitude, 'status': 'failed',
+            'days': 0, 'failed_days': 0, 'models_trained': 0, 'error': error, 'seconds': 0.0}
+
 def run_cities(cities: list[City], start: str, end: str, model: str | None = None, retrain_every: int = 7,
                history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, workers: int | None = None,
                scheduler: str | None = None, db: str | None = None, registry: str | Path | None = None,
-               progress: bool = True) -> pd.DataFrame:
-    "Backfill `start`..`end` for every city in parallel on Dask: one summary row per city, in the list's order."
+               progress: bool = True, deadline_hours: float = 24.0) -> pd.DataFrame:
+    "Backfill `start`..`end` for every city in parallel on Dask, first downloads in the archive's budget by `deadline_hours`: a row per city."
     from distributed import Client, LocalCluster, as_completed
     first, last = backfill_range(start, end)
     if not cities: raise ValueError("no city to run")
@@ -115,9 +164,18 @@ def run_cities(cities: list[City], start: str, end: str, model: str | None = Non
     try:
         client.subscribe_topic(DAY_TOPIC, heard)
         log.info("%d cities, %s..%s, on %s", len(cities), first, last, scheduler or f"a local cluster of {n} workers")
-        futures = {client.submit(city_backfill, c, str(first), str(last), model, retrain_every, history_days, source,
-                                 db, registry, key=f'city-{i}', pure=False): i for i, c in enumerate(cities)}
-        rows = {}
+        futures, index = {}, {c.name: i for i, c in enumerate(cities)}
+        def submit(city: City) -> None:
+            futures[client.submit(city_backfill, city, str(first), str(last), model, retrain_every, history_days, source,
+                                  db, registry, key=f'city-{index[city.name]}', pure=False)] = index[city.name]
+        with connect(db) as database:
+            budget = CallBudget(database)
+            downloads = plan_downloads(database, cities, first, history_days)
+            for c in cities:
+                if c.name not in {d.city.name for d in downloads}: submit(c)   # nothing to download first
+            errors = download_in_order(database, downloads, first, history_days, source,
+                                       budget.clock() + deadline_hours * 3600, budget, lambda d: submit(d.city))
+        rows = {index[name]: _not_started(cities[index[name]], error) for name, error in errors.items()}
         for future in tqdm(as_completed(futures), total=len(futures), desc='cities', unit='city', disable=not progress):
             row = rows[futures[future]] = future.result()
             log.info("%s: %s, %d days (%d failed) in %.1f s", row['city'], row['status'], row['days'],
@@ -138,12 +196,14 @@ def cities_cli(cities: Param("CSV list of places: name, latitude, longitude[, da
                source: Param("the archive's source: best_match (fresh) or era5_seamless ...", str) = DEFAULT_SOURCE,
                workers: Param("worker processes of the local Dask cluster (default: the cores)", int) = None,
                scheduler: Param("address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)", str) = None,
+               deadline_hours: Param("hours the first downloads may wait for the archive's call budget", float) = 24.0,
                db: Param("database (default env METEO_FORECAST_DB)", str) = None):
     "Forecast every day from `start` to `end` for every city of a list, in parallel on Dask; exit 1 if any city failed."
     setup_logging()
     start = start or str(dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1))
     try: table = run_cities(read_cities(cities), start, end or start, model=model, retrain_every=retrain_every,
-                            history_days=history_days, source=source, workers=workers, scheduler=scheduler, db=db)
+                            history_days=history_days, source=source, workers=workers, scheduler=scheduler, db=db,
+                            deadline_hours=deadline_hours)
     except (ValueError, FileNotFoundError) as e: raise SystemExit(f"error: {e}")
     print_table(table)
     n_failed = int((table.status == 'failed').sum())

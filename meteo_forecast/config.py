@@ -14,21 +14,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # %% auto #0
-__all__ = ['DEFAULT_DB', 'DEFAULT_ARCHIVE_URL', 'DEFAULT_REGISTRY', 'TARGET', 'EXOGENOUS', 'HOURLY_VARIABLES', 'UNITS',
-           'LEGACY_NAMES', 'SLOT_HOURS', 'SLOTS_PER_DAY', 'ISO_UTC', 'FIRST_DAY', 'MAX_DAYS_AHEAD', 'HISTORY_DAYS',
-           'MIN_HISTORY_DAYS', 'MIN_TRAIN_DAYS', 'REFRESH_DAYS', 'PARIS', 'LOG_FORMAT', 'Settings', 'db_url',
-           'archive_url', 'registry_dir', 'backend', 'display_url', 'sqlite_path', 'app_version', 'canonical_name',
-           'utc', 'iso', 'parse_day', 'job_day', 'day_start', 'day_slots', 'Location', 'repo_root', 'sample_path',
-           'setup_logging']
+__all__ = ['DEFAULT_DB', 'DEFAULT_ARCHIVE_URL', 'DEFAULT_REGISTRY', 'DEFAULT_ARCHIVE_LIMITS', 'TARGET', 'EXOGENOUS',
+           'HOURLY_VARIABLES', 'UNITS', 'LEGACY_NAMES', 'SLOT_HOURS', 'SLOTS_PER_DAY', 'ISO_UTC', 'FIRST_DAY',
+           'MAX_DAYS_AHEAD', 'HISTORY_DAYS', 'MIN_HISTORY_DAYS', 'MIN_TRAIN_DAYS', 'REFRESH_DAYS', 'PARIS',
+           'LOG_FORMAT', 'parse_limits', 'Settings', 'db_url', 'archive_url', 'registry_dir', 'backend', 'display_url',
+           'sqlite_path', 'app_version', 'canonical_name', 'utc', 'iso', 'parse_day', 'job_day', 'day_start',
+           'day_slots', 'Location', 'repo_root', 'sample_path', 'setup_logging']
 
 # %% ../nbs/00_config.ipynb #24d107a8
 DEFAULT_DB = 'data/meteo.db'
 DEFAULT_ARCHIVE_URL = 'https://archive-api.open-meteo.com/v1/archive'
 DEFAULT_REGISTRY = 'data/registry'
+DEFAULT_ARCHIVE_LIMITS = '600/60,5000/3600,10000/86400'   # calls/seconds: the archive's free tier
+
+def parse_limits(text: str) -> tuple[tuple[float, float], ...]:
+    "Call limits written `calls/seconds,...` (e.g. `600/60,5000/3600`) as ((seconds, calls), ...), the longest window last."
+    try:
+        limits = [tuple(float(x) for x in part.split('/')) for part in str(text).split(',')]
+        if any(len(p) != 2 or min(p) <= 0 for p in limits): raise ValueError
+    except ValueError:
+        raise ValueError(f"archive limits must be calls/seconds pairs separated by commas, e.g. {DEFAULT_ARCHIVE_LIMITS}; "
+                         f"got {text!r}") from None
+    return tuple(sorted((seconds, calls) for calls, seconds in limits))
 
 class Settings(BaseSettings):
     "The operator's settings, read from the contract's environment variables when created (unset or empty: the default)."
@@ -44,6 +55,13 @@ class Settings(BaseSettings):
     download_budget: float = Field(600.0, gt=0, validation_alias='METEO_FORECAST_DOWNLOAD_BUDGET')
     heartbeat_seconds: float = Field(30.0, gt=0, validation_alias='METEO_FORECAST_HEARTBEAT_SECONDS')
     abandoned_after_seconds: float = Field(120.0, gt=0, validation_alias='METEO_FORECAST_ABANDONED_AFTER_SECONDS')
+    archive_limits: str = Field(DEFAULT_ARCHIVE_LIMITS, validation_alias='METEO_FORECAST_ARCHIVE_LIMITS')
+
+    @field_validator('archive_limits')
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        parse_limits(value)
+        return value
 
 # %% ../nbs/00_config.ipynb #ef71c812
 def db_url() -> str:

@@ -11,19 +11,21 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from fastcore.basics import patch
 from fastcore.script import Param, call_parse
 
-from .config import HISTORY_DAYS, HOURLY_VARIABLES, PARIS, REFRESH_DAYS, Location, day_start, parse_day, setup_logging
+from .config import (DEFAULT_ARCHIVE_LIMITS, HISTORY_DAYS, HOURLY_VARIABLES, PARIS, REFRESH_DAYS, Location,
+                                   Settings, day_start, parse_day, parse_limits, setup_logging)
 from .db import (CALL_BUDGET_LOCK, Database, last_observation, location_id, observed_days,
                                store_observations, transaction, upsert_location)
-from .openmeteo import DEFAULT_SOURCE, ArchiveClient, OpenMeteoError, read_export
+from .openmeteo import DEFAULT_SOURCE, ArchiveClient, OpenMeteoError, call_weight, read_export, year_chunks
 from .preprocess import rejection_summary, validate
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ARCHIVE_LIMITS', 'ingest', 'missing_ranges', 'ingest_until', 'file_location', 'import_file', 'check_archive',
-           'CallBudget', 'archive_client', 'ingest_cli', 'check_archive_cli']
+__all__ = ['log', 'ARCHIVE_LIMITS', 'ingest', 'missing_ranges', 'history_ranges', 'ingest_until', 'file_location', 'import_file',
+           'check_archive', 'CallBudget', 'archive_client', 'download_calls', 'ingest_cli', 'check_archive_cli']
 
 # %% ../nbs/05_ingest.ipynb #e1361a2b
 def ingest(db: Database, location: Location, ranges: list[tuple], client: ArchiveClient | None = None,
@@ -73,15 +75,18 @@ def missing_ranges(db: Database, location_id: int | None, start: dt.date, end: d
     return ranges
 
 # %% ../nbs/05_ingest.ipynb #e554aabc
+def history_ranges(db: Database, location: Location, day: dt.date, history_days: int = HISTORY_DAYS,
+                   refresh_days: int = REFRESH_DAYS, today: dt.date | None = None) -> list[tuple[dt.date, dt.date]]:
+    "The day ranges `ingest_until` downloads for `day`: what the database lacks of the `history_days` days before it."
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    end = min(day - dt.timedelta(days=1), today)
+    return missing_ranges(db, location_id(db, location), day - dt.timedelta(days=history_days), end, refresh_days)
+
 def ingest_until(db: Database, location: Location, day: dt.date, history_days: int = HISTORY_DAYS,
                  refresh_days: int = REFRESH_DAYS, client: ArchiveClient | None = None, progress: bool = True,
                  today: dt.date | None = None) -> dict:
     "Download what the database lacks of the `history_days` days before `day` (never `day` itself) and store it."
-    today = today or dt.datetime.now(dt.timezone.utc).date()
-    end = min(day - dt.timedelta(days=1), today)
-    start = day - dt.timedelta(days=history_days)
-    ranges = missing_ranges(db, location_id(db, location), start, end, refresh_days)
-    report = ingest(db, location, ranges, client, progress)
+    report = ingest(db, location, history_ranges(db, location, day, history_days, refresh_days, today), client, progress)
     report['last_observation'] = last_observation(db, report['location_id'])
     return report
 
@@ -134,17 +139,24 @@ def check_archive(client: ArchiveClient | None = None, location: Location = PARI
     return f"the Open-Meteo archive at {client.base_url} answers"
 
 # %% ../nbs/05_ingest.ipynb #95995b8f
-ARCHIVE_LIMITS = ((60, 600), (3600, 5_000), (86_400, 10_000))   # (seconds, weighted calls): the free tier's limits
+ARCHIVE_LIMITS = parse_limits(DEFAULT_ARCHIVE_LIMITS)   # ((seconds, weighted calls), ...): the free tier's limits
 
 class CallBudget:
     "The archive's call limits shared by every job of a database: a ledger of the weighted calls charged in the last day."
-    def __init__(self, db: Database, limits=ARCHIVE_LIMITS, clock=time.time, sleep=time.sleep):
-        self.db, self.limits, self.clock, self.sleep = db, tuple(limits), clock, sleep
+    def __init__(self, db: Database, limits=None, clock=time.time, sleep=time.sleep):
+        "`limits`: ((seconds, calls), ...); default env `METEO_FORECAST_ARCHIVE_LIMITS`, the free tier's `ARCHIVE_LIMITS`."
+        self.db, self.clock, self.sleep = db, clock, sleep
+        self.limits = tuple(limits or parse_limits(Settings().archive_limits))
         self.horizon = max(span for span, _ in self.limits)   # the longest window: older calls are forgotten
 
-    def wait_for(self, weight: float, now: float) -> float:
-        "Seconds from `now` until `weight` more calls fit in every window of the limits (0: they fit now)."
-        calls = self.db.execute('SELECT at, weight FROM archive_calls WHERE at > :since ORDER BY at', {'since': now - self.horizon}).fetchall()
+    def ledger(self, now: float) -> list[tuple[float, float]]:
+        "The calls charged in the longest window before `now`: (time, weight), oldest first."
+        return [tuple(r) for r in self.db.execute('SELECT at, weight FROM archive_calls WHERE at > :since ORDER BY at',
+                                                  {'since': now - self.horizon})]
+
+    def wait_for(self, weight: float, now: float, calls: list[tuple[float, float]] | None = None) -> float:
+        "Seconds from `now` until `weight` more calls fit in every window of the limits (0: they fit now), given the ledger `calls`."
+        calls = self.ledger(now) if calls is None else calls
         wait = 0.0
         for span, limit in self.limits:
             if weight > limit: raise ValueError(f"one request of {weight:.0f} calls exceeds the limit of {limit} per {span} s")
@@ -178,6 +190,21 @@ class CallBudget:
 def archive_client(db: Database, source: str = DEFAULT_SOURCE) -> ArchiveClient:
     "The archive client of a job writing to `db`: the configured endpoint, `source`, and the database's `CallBudget`."
     return ArchiveClient(source=source, quota=CallBudget(db))
+
+# %% ../nbs/05_ingest.ipynb #3ef894f5
+@patch
+def schedule(self: CallBudget, weights: list[float], now: float) -> list[float]:
+    "When each of `weights` calls fits, charged one after the other in this order from `now` (nothing else charged meanwhile)."
+    calls, starts, t = self.ledger(now), [], now
+    for weight in weights:
+        t += self.wait_for(weight, t, calls)
+        calls.append((t, weight))
+        starts.append(t)
+    return starts
+
+def download_calls(ranges: list[tuple[dt.date, dt.date]], variables=HOURLY_VARIABLES) -> float:
+    "Archive calls the download of the day `ranges` costs, weighted as `ArchiveClient.hourly` requests them (a year each)."
+    return sum(call_weight((b - a).days + 1, len(variables)) for start, end in ranges for a, b in year_chunks(start, end))
 
 # %% ../nbs/05_ingest.ipynb #3fc5775d
 @call_parse

@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -39,9 +39,10 @@ from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'Run', 'job_tracking', 'job_tags',
-           'job_location', 'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe',
-           'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
+__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'heartbeat', 'terminated_on_signals', 'Run',
+           'job_tracking', 'job_tags', 'job_location', 'backfill_range', 'job_database', 'bring_observations',
+           'load_history', 'observe', 'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill',
+           'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -58,6 +59,39 @@ def reap_abandoned(db: Database, after_seconds: float) -> list[dict]:
                     r['heartbeat_at'], r['pid'], r['host'])
     return dead
 
+# %% ../nbs/12_jobs.ipynb #374c1637
+@contextmanager
+def heartbeat(url: str, run_id: int, seconds: float, name: str = 'run'):
+    "Mark the running run `run_id` of the database at `url` alive every `seconds` while the block runs (not in memory)."
+    if url == ':memory:':
+        yield None
+        return
+    stop = threading.Event()
+    def beat():
+        with Database(url) as db:
+            while not stop.wait(seconds):
+                try: db.execute("UPDATE runs SET heartbeat_at = :at WHERE id = :id AND status = 'running'", {'at': now_iso(), 'id': run_id})
+                except sa.exc.DBAPIError as e: log.warning("%s: heartbeat not written: %s", name, e)
+    thread = threading.Thread(target=beat, name=f'{name}-heartbeat', daemon=True)
+    thread.start()
+    try: yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+# %% ../nbs/12_jobs.ipynb #bafb09b2
+@contextmanager
+def terminated_on_signals(signals=(signal.SIGTERM, signal.SIGINT)):
+    "Raise `Terminated` on any of `signals` while the block runs (in the main thread; elsewhere nothing changes)."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def stop(signum, frame): raise Terminated(f"terminated by {signal.Signals(signum).name}")
+    previous = {s: signal.signal(s, stop) for s in signals}
+    try: yield
+    finally:
+        for s, handler in previous.items(): signal.signal(s, handler)
+
 # %% ../nbs/12_jobs.ipynb #69618013
 class Run:
     "A batch job run, recorded in the `runs` table with per-step timings, a heartbeat and its end; use as a context manager."
@@ -67,7 +101,7 @@ class Run:
         self.steps: list[dict] = []
         self.step_name: str | None = None
         self.error: str | None = None   # set to mark the run failed without raising (e.g. some days of a backfill)
-        self._stop, self._beats, self._signals = threading.Event(), None, {}
+        self._alive = ExitStack()   # the heartbeat and the signal handlers, while the run runs
 
     def __enter__(self) -> Run:
         settings = Settings()
@@ -76,27 +110,10 @@ class Run:
         self.id = insert_row(self.db, 'runs', {'job': self.job, 'parameters': to_json(self.parameters), 'status': 'running',
                                                'started_at': started, 'heartbeat_at': started, 'pid': os.getpid(),
                                                'host': socket.gethostname()})
-        self._beat_every(settings.heartbeat_seconds)
-        self._catch_signals()
+        self._alive.enter_context(heartbeat(self.db.url, self.id, settings.heartbeat_seconds, f'{self.job} run {self.id}'))
+        self._alive.enter_context(terminated_on_signals())
         log.info("%s run %d started: %s", self.job, self.id, to_json(self.parameters))
         return self
-
-    def _beat_every(self, seconds: float) -> None:
-        "Write the run's heartbeat every `seconds`, from a thread with its own connection (not for an in-memory database)."
-        if self.db.url == ':memory:': return
-        def beat():
-            with Database(self.db.url) as db:
-                while not self._stop.wait(seconds):
-                    try: db.execute("UPDATE runs SET heartbeat_at = :at WHERE id = :id AND status = 'running'", {'at': now_iso(), 'id': self.id})
-                    except sa.exc.DBAPIError as e: log.warning("%s run %d: heartbeat not written: %s", self.job, self.id, e)
-        self._beats = threading.Thread(target=beat, name=f'{self.job}-run-{self.id}-heartbeat', daemon=True)
-        self._beats.start()
-
-    def _catch_signals(self) -> None:
-        "Turn SIGTERM and SIGINT into `Terminated` where the job is, while it runs (main thread only)."
-        if threading.current_thread() is not threading.main_thread(): return
-        def stop(signum, frame): raise Terminated(f"terminated by {signal.Signals(signum).name}")
-        self._signals = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
     @contextmanager
     def step(self, name: str):
@@ -111,9 +128,7 @@ class Run:
                  ''.join(f', {k} {v}' for k, v in details.items()))
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        for s, previous in self._signals.items(): signal.signal(s, previous)
-        self._stop.set()
-        if self._beats is not None: self._beats.join(timeout=5)
+        self._alive.close()   # the signal handlers back, the heartbeat stopped
         seconds = round(time.perf_counter() - self._t0, 3)
         error = self.error if exc is None else f'{exc_type.__name__}: {exc}'
         values = {'status': 'succeeded' if error is None else 'failed', 'step': self.step_name,

@@ -34,8 +34,8 @@ COVERAGE_DESIGN_EFFECT = 3.5   # variance of a 30-day coverage over the binomial
 # %% auto #0
 __all__ = ['log', 'DEFAULT_OUTPUT', 'DRIFT_RATIO', 'WINDOW_DAYS', 'STALE_MARGIN_HOURS', 'COVERAGE_SIGMAS',
            'COVERAGE_DESIGN_EFFECT', 'scored_forecasts', 'rolling_error', 'drift_check', 'staleness',
-           'coverage_tolerance', 'coverage_check', 'plot_forecasts', 'plot_coverage', 'plot_rolling_error', 'monitor',
-           'monitor_cli']
+           'coverage_tolerance', 'coverage_check', 'plot_forecasts', 'plot_coverage', 'plot_rolling_error',
+           'monitor_location', 'warn_about', 'monitor', 'monitor_cli']
 
 # %% ../nbs/17_monitoring.ipynb #dd26b4ec
 def scored_forecasts(db: Database, start: dt.date, end: dt.date, location_id: int | None = None,
@@ -130,6 +130,16 @@ def coverage_check(scored: pd.DataFrame, window_days: int = WINDOW_DAYS, min_day
         out[name] = entry | {'miscalibrated': bool(any(far)) if n_days >= min_days else None}
     return out
 
+# %% ../nbs/17_monitoring.ipynb #6bff665f
+def _save_figure(fig, path: Path) -> Path:
+    "Lay `fig` out with slanted dates, save it as a PNG at `path` and close it; the path."
+    import matplotlib.pyplot as plt
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+    return path
+
 # %% ../nbs/17_monitoring.ipynb #7288b505
 def plot_forecasts(scored: pd.DataFrame, title: str, path: Path) -> Path:
     "Forecast (with its 80 % interval) and observed 3-hour means (°C) over time, and the error of each forecast below; saved as PNG."
@@ -147,9 +157,7 @@ def plot_forecasts(scored: pd.DataFrame, title: str, path: Path) -> Path:
     top.set(title=title, ylabel='2 m temperature (°C)')
     bottom.set(xlabel='time (UTC)', ylabel='forecast − observed (°C)')
     top.legend(fontsize=8, loc='upper left'); bottom.legend(fontsize=8, loc='upper left', title='error of', title_fontsize=8)
-    fig.autofmt_xdate(); fig.tight_layout()
-    fig.savefig(path, dpi=72); plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 def plot_coverage(rolling: pd.DataFrame, coverage: dict, title: str, path: Path) -> Path:
     "The 30-day coverage of the 80 % and 95 % intervals of each model name, with the nominal levels and the flag's tolerance; saved as PNG."
@@ -164,9 +172,7 @@ def plot_coverage(rolling: pd.DataFrame, coverage: dict, title: str, path: Path)
     ax.set(title=title + ' (nominal levels dotted; shaded: not flagged)', xlabel='day (UTC)',
            ylabel='observations inside (%)', ylim=(40, 100.5))
     ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
-    fig.autofmt_xdate(); fig.tight_layout()
-    fig.savefig(path, dpi=72); plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 def plot_rolling_error(rolling: pd.DataFrame, drift: dict, title: str, path: Path) -> Path:
     "Daily MAE with its 7- and 30-day rolling means, the validation MAE and the drift threshold (°C); saved as PNG."
@@ -184,9 +190,53 @@ def plot_rolling_error(rolling: pd.DataFrame, drift: dict, title: str, path: Pat
     ax.set(title=title, xlabel='day (UTC)', ylabel='mean absolute error (°C)')
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
-    fig.autofmt_xdate(); fig.tight_layout()
-    fig.savefig(path, dpi=72); plt.close(fig)
-    return path
+    return _save_figure(fig, path)
+
+# %% ../nbs/17_monitoring.ipynb #35ee7c51
+def monitor_location(db: Database, run: Run, location_id: int, name: str, start_day: dt.date, end_day: dt.date, *,
+                     model: str | None = None, at: pd.Timestamp | None = None, window_days: int = WINDOW_DAYS,
+                     ratio: float = DRIFT_RATIO, margin_hours: float = STALE_MARGIN_HOURS, output=DEFAULT_OUTPUT) -> dict | None:
+    "Score, check and draw one location's forecasts of `start_day`..`end_day` (two steps of `run`): its report entry, or None."
+    with run.step(f'score {name}') as info:
+        scored = scored_forecasts(db, start_day, end_day, location_id, model)
+        if scored.empty: return None
+        summary = comparison_summary(scored.to_dict('records'))
+        rolling, drift = rolling_error(scored), drift_check(scored, window_days, ratio)
+        coverage = coverage_check(scored, window_days)
+        stale = staleness(db, location_id, at, margin_hours)
+        shadow = shadow_verdict(forecasts_vs_observed(db, start_day, end_day, location_id, model))
+        info.update(forecasts=len(scored), scored=summary['count'], mae=summary['mae'] and round(summary['mae'], 3))
+    with run.step(f'plot {name}') as info:
+        out_dir, stem = Path(output), f"{name.replace(' ', '_').replace('/', '_')}_{start_day}_{end_day}"
+        files = [plot_forecasts(scored, f'Forecast vs observed, {name}, {start_day} to {end_day}', out_dir/f'{stem}_forecasts.png')]
+        if len(rolling):
+            files.append(plot_rolling_error(rolling, drift, f'Daily and rolling forecast error, {name}, {start_day} to {end_day}',
+                                            out_dir/f'{stem}_rolling_error.png'))
+        if coverage: files.append(plot_coverage(rolling, coverage, f'Interval coverage, {name}', out_dir/f'{stem}_coverage.png'))
+        entry = {'location': name, 'location_id': location_id, 'forecasts': len(scored), 'summary': summary, 'drift': drift,
+                 'coverage': coverage, 'staleness': stale, 'shadow': shadow,
+                 'rolling': rolling.assign(day=rolling.day.astype(str)).to_dict('records'), 'files': [str(f) for f in files]}
+        report_path = out_dir/f'{stem}_report.json'
+        report_path.write_text(to_json(entry))
+        entry['files'].append(str(report_path))
+        info['files'] = len(entry['files'])
+    return entry
+
+def warn_about(entry: dict) -> None:
+    "Log a warning for each flag of a location's report entry: drift, miscalibrated intervals, stale data, a challenger to promote."
+    name, stale = entry['location'], entry['staleness']
+    for m, d in entry['drift'].items():
+        if d['drift']: log.warning("drift: %s forecasts of %s over %s..%s have a MAE of %.2f °C, above %.1f × their validation MAE (%.2f °C)",
+                                   m, name, d['start'][:10], d['end'][:10], d['mae'], d['threshold'] / d['validation_mae'], d['validation_mae'])
+    for m, c in entry['coverage'].items():
+        if c['miscalibrated']: log.warning("miscalibrated intervals: %s forecasts of %s over %s..%s: %.0f %% inside the 80 %% "
+                                           "intervals, %.0f %% inside the 95 %% ones (tolerance ±%.0f and ±%.0f points)",
+                                           m, name, c['start'][:10], c['end'][:10], 100 * c['coverage_80'],
+                                           100 * c['coverage_95'], 100 * c['tolerance_80'], 100 * c['tolerance_95'])
+    if entry['shadow'] and entry['shadow']['propose']: log.warning("challenger of %s: %s", name, entry['shadow']['reason'])
+    if stale['stale']: log.warning("stale data: the last observation of %s is %s, %s hours before %s (more than the %s h "
+                                   "its source %s allows)", name, stale['last_observation'], stale['lag_hours'],
+                                   stale['now'], stale['max_lag_hours'], stale['source'])
 
 # %% ../nbs/17_monitoring.ipynb #b3a201bb
 def monitor(start=None, end=None, city: str | None = None, model: str | None = None, output=DEFAULT_OUTPUT, now=None,
@@ -211,43 +261,11 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
             out_dir.mkdir(parents=True, exist_ok=True)
             report = {'start': str(start_day), 'end': str(end_day), 'locations': {}}
             for loc_id, name in locations.items():
-                with run.step(f'score {name}') as info:
-                    scored = scored_forecasts(database, start_day, end_day, loc_id, model)
-                    if scored.empty: continue
-                    summary = comparison_summary(scored.to_dict('records'))
-                    rolling, drift = rolling_error(scored), drift_check(scored, window_days, ratio)
-                    coverage = coverage_check(scored, window_days)
-                    stale = staleness(database, loc_id, at, margin_hours)
-                    shadow = shadow_verdict(forecasts_vs_observed(database, start_day, end_day, loc_id, model))
-                    info.update(forecasts=len(scored), scored=summary['count'], mae=summary['mae'] and round(summary['mae'], 3))
-                with run.step(f'plot {name}') as info:
-                    stem = f"{name.replace(' ', '_').replace('/', '_')}_{start_day}_{end_day}"
-                    files = [plot_forecasts(scored, f'Forecast vs observed, {name}, {start_day} to {end_day}', out_dir/f'{stem}_forecasts.png')]
-                    if len(rolling):
-                        files.append(plot_rolling_error(rolling, drift, f'Daily and rolling forecast error, {name}, {start_day} to {end_day}',
-                                                        out_dir/f'{stem}_rolling_error.png'))
-                    if coverage:
-                        files.append(plot_coverage(rolling, coverage, f'Interval coverage, {name}', out_dir/f'{stem}_coverage.png'))
-                    entry = {'location_id': loc_id, 'forecasts': len(scored), 'summary': summary, 'drift': drift,
-                             'coverage': coverage, 'staleness': stale, 'shadow': shadow,
-                             'rolling': rolling.assign(day=rolling.day.astype(str)).to_dict('records'), 'files': [str(f) for f in files]}
-                    report_path = out_dir/f'{stem}_report.json'
-                    report_path.write_text(to_json(entry))
-                    entry['files'].append(str(report_path))
-                    info['files'] = len(entry['files'])
+                entry = monitor_location(database, run, loc_id, name, start_day, end_day, model=model, at=at,
+                                         window_days=window_days, ratio=ratio, margin_hours=margin_hours, output=out_dir)
+                if entry is None: continue
                 report['locations'][name] = entry
-                for m, d in drift.items():
-                    if d['drift']: log.warning("drift: %s forecasts of %s over %s..%s have a MAE of %.2f °C, above %.1f × their validation MAE (%.2f °C)",
-                                               m, name, d['start'][:10], d['end'][:10], d['mae'], ratio, d['validation_mae'])
-                for m, c in coverage.items():
-                    if c['miscalibrated']: log.warning("miscalibrated intervals: %s forecasts of %s over %s..%s: %.0f %% inside the 80 %% "
-                                                       "intervals, %.0f %% inside the 95 %% ones (tolerance ±%.0f and ±%.0f points)",
-                                                       m, name, c['start'][:10], c['end'][:10], 100 * c['coverage_80'],
-                                                       100 * c['coverage_95'], 100 * c['tolerance_80'], 100 * c['tolerance_95'])
-                if shadow and shadow['propose']: log.warning("challenger of %s: %s", name, shadow['reason'])
-                if stale['stale']: log.warning("stale data: the last observation of %s is %s, %s hours before %s (more than the %s h "
-                                               "its source %s allows)", name, stale['last_observation'], stale['lag_hours'],
-                                               stale['now'], stale['max_lag_hours'], stale['source'])
+                warn_about(entry)
             report['drift'] = any(d['drift'] for e in report['locations'].values() for d in e['drift'].values())
             report['stale'] = any(e['staleness']['stale'] for e in report['locations'].values())
             report['promote'] = [name for name, e in report['locations'].items() if e['shadow'] and e['shadow']['propose']]

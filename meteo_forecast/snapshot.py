@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
+import sqlite_utils
 from fastcore.script import Param, call_parse
 
 from .config import db_url, display_url, setup_logging
@@ -29,49 +30,57 @@ COPY_ORDER = ['locations', 'runs', 'models', 'observations', 'observations_3h', 
               'model_transitions']   # referenced first
 
 @contextmanager
-def _read_snapshot(db: Database):
-    "One consistent read of `db` for the block."
-    db.conn.exec_driver_sql('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' if db.backend == 'postgresql' else 'BEGIN')
-    try: yield db
-    finally: db.conn.exec_driver_sql('ROLLBACK')
-
-def copy_database(source: str, target: str, batch: int = 20_000, progress=None) -> dict[str, int]:
-    "Copy every table of the database `source` into the empty database `target` (created and migrated); return rows per table."
-    counts = {}
-    with Database(source, readonly=True) as src, connect(target) as dst:
+def _consistent_read(source: str) -> Iterator[Database]:
+    "The database `source`, read-only and checked to have this code's schema, in one consistent read for the block."
+    with Database(source, readonly=True) as src:
         if (v := schema_version(src)) != SCHEMA_VERSION:
             raise ValueError(f"{display_url(source)} has schema version {v}, this code copies version {SCHEMA_VERSION}: "
                              "run any job on it once, it migrates the database")
+        src.conn.exec_driver_sql('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' if src.backend == 'postgresql' else 'BEGIN')
+        try: yield src
+        finally: src.conn.exec_driver_sql('ROLLBACK')
+
+def _batches(src: Database, table: str, batch: int) -> Iterator[list[dict]]:
+    "The rows of `table`, in lists of at most `batch`, in the order of its primary key."
+    select = sa.text(f"SELECT * FROM {table} ORDER BY {', '.join(primary_key(src, table))}").execution_options(yield_per=batch)
+    for rows in src.conn.execute(select).mappings().partitions(): yield [dict(r) for r in rows]
+
+def copy_database(source: str, target: str, batch: int = 20_000) -> dict[str, int]:
+    "Copy every table of the database `source` into the empty database `target` (created and migrated); return rows per table."
+    counts = {}
+    with _consistent_read(source) as src, connect(target) as dst:
         if any(dst.count(t) for t in COPY_ORDER): raise ValueError(f"{display_url(target)} is not empty")
-        with _read_snapshot(src), transaction(dst):
+        with transaction(dst):
             for table in COPY_ORDER:
-                key = primary_key(src, table)
-                select = sa.text(f"SELECT * FROM {table} ORDER BY {', '.join(key)}").execution_options(yield_per=batch)
-                result = src.conn.execute(select)
-                counts[table] = 0
-                for rows in result.mappings().partitions():
-                    counts[table] += insert_rows(dst, table, [dict(r) for r in rows])   # COPY into PostgreSQL
-                    if progress: progress(table, counts[table])
-                if dst.backend == 'postgresql' and 'id' in key:   # the identity continues after the copied ids
+                counts[table] = sum(insert_rows(dst, table, rows) for rows in _batches(src, table, batch))
+                if dst.backend == 'postgresql' and primary_key(dst, table) == ['id']:   # the identity continues after the copied ids
                     dst.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}")
     log.info("copied %s to %s: %s", display_url(source), display_url(target), ', '.join(f'{t} {n:,}' for t, n in counts.items()))
     return counts
 
 # %% ../nbs/04b_snapshot.ipynb #4716ef4c
-def snapshot(source: str, path: str | Path) -> dict[str, int]:
-    "Write a SQLite copy of the database `source` to `path`, atomically (a temporary file renamed into place)."
+def snapshot(source: str, path: str | Path, batch: int = 20_000) -> dict[str, int]:
+    "Write a SQLite copy of the database `source` to `path`, atomically: the migrations' schema, filled by sqlite-utils."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     files = [tmp, Path(f'{tmp}-wal'), Path(f'{tmp}-shm')]   # the temporary database and what SQLite keeps beside it
     for f in files: f.unlink(missing_ok=True)
     try:
-        counts = copy_database(source, str(tmp))
-        dispose_engine(str(tmp))
-        with sqlite3.connect(tmp) as conn: conn.execute('PRAGMA journal_mode = DELETE')   # one file, for readers that cannot write
+        with _consistent_read(source) as src:
+            connect(str(tmp)).close()   # the tables, types and indexes of the migrations
+            dispose_engine(str(tmp))
+            target = sqlite_utils.Database(tmp)
+            try:
+                for table in COPY_ORDER:
+                    for rows in _batches(src, table, batch): target[table].insert_all(rows, batch_size=batch)
+                counts = {t: target[t].count for t in COPY_ORDER}
+                target.disable_wal()   # one file, for readers that cannot write
+            finally: target.close()
         os.replace(tmp, path)
     finally:
         for f in files: f.unlink(missing_ok=True)
+    log.info("snapshot of %s written to %s: %s", display_url(source), path, ', '.join(f'{t} {n:,}' for t, n in counts.items()))
     return counts
 
 # %% ../nbs/04b_snapshot.ipynb #c5f2ea96

@@ -134,12 +134,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args): log.debug("stand-in: " + fmt, *args)
 
-    def _send(self, status: int, body: bytes, headers: dict | None = None, drip: float = 0.0):
+    def _head(self, status: int, length: int, headers: dict | None = None) -> None:
+        "The status line and headers of a JSON answer of `length` bytes."
         self.send_response(status)
         self.send_header('Content-Type', 'application/json; charset=utf-8')
         for k, v in (headers or {}).items(): self.send_header(k, v)
-        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Content-Length', str(length))
         self.end_headers()
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None, drip: float = 0.0):
+        self._head(status, len(body), headers)
         try:
             if not drip: return self.wfile.write(body)
             for i in range(len(body)):   # one byte at a time, until the client gives up
@@ -166,14 +170,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_cut(self, status: int, data: bytes):
         "Announce the whole length, send half, close: a body cut short in transit."
-        self.send_response(status)
-        self.send_header('Content-Type', 'application/json; charset=utf-8')
-        self.send_header('Content-Length', str(len(data)))
-        self.send_header('Connection', 'close')
-        self.end_headers()
+        self._head(status, len(data), {'Connection': 'close'})
         self.wfile.write(data[: len(data) // 2])
         self.close_connection = True
 
+# %% ../nbs/02_standin.ipynb #0fb301a2
 @patch
 def start(self: ArchiveStandIn) -> ArchiveStandIn:
     "Start serving in a background thread; `url` is then the archive endpoint."

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from .config import SLOT_HOURS, SLOTS_PER_DAY, TARGET
@@ -47,24 +48,6 @@ class StateSpaceForecaster(Forecaster):
         self.fit_days, self.filter_days, self.maxiter = fit_days, filter_days, maxiter
         if name: self.name = name
 
-    def _exog_table(self, history: History, times: pd.DatetimeIndex) -> pd.DataFrame:
-        "Raw exogenous values at slot `times`: the features of each slot's day, known at its origin."
-        days = as_days(pd.DatetimeIndex(times.normalize().unique()))
-        F = day_features(history.slots, history.hourly, days, self.gap_hours)
-        return F.reindex(columns=list(self.exogenous)).reindex(times.normalize()).set_axis(times)
-
-    def _regressors(self, history: History, times: pd.DatetimeIndex) -> np.ndarray:
-        "Design of the regression part at slot `times`: climatology, then the standardized exogenous columns."
-        X = [self.climatology_.at(times)[:, None]]
-        if self.exog_columns_:
-            E = self._exog_table(history, times)[self.exog_columns_].to_numpy(float)
-            E = np.nan_to_num((E - self.exog_mean_) / self.exog_scale_)   # missing: the mean
-            X.append(np.hstack([E * w[:, None] for w in DAILY_SHAPES[self.daily_shape](times)]))
-        return np.hstack(X)
-
-    def _model(self, y, X=None, **kw) -> SARIMAX:
-        return SARIMAX(y, exog=X, order=self.order, seasonal_order=self.seasonal_order, trend='c', **kw)
-
     def fit(self, history, days):
         days = as_days(days)
         self.climatology_ = Climatology(self.gap_hours).fit(history, days)
@@ -93,19 +76,6 @@ class StateSpaceForecaster(Forecaster):
         self.train_days_ = (days[0], days[-1], len(days))
         return self
 
-    def _estimate(self, y, X):
-        "Maximum likelihood; with weather regressors, the two-step estimate described below. Results and convergence."
-        fit = lambda model: model.fit(disp=False, maxiter=self.maxiter)
-        if X.shape[1] == 1:
-            res = fit(self._model(y, X))
-            return res, bool(res.mle_retvals.get('converged', True))
-        first = fit(self._model(y, X[:, :1]))                       # 1. ARMA part, climatology only
-        gls = self._model(y, X, mle_regression=False)
-        beta = gls.filter(np.r_[first.params[:1], first.params[2:]]).filtered_state[-X.shape[1]:, -1]   # 2. GLS
-        arma = fit(self._model(y - X @ beta))                      # 3. ARMA part again, on the residual
-        res = self._model(y, X).filter(np.r_[arma.params[:1], beta, arma.params[1:]])
-        return res, all(bool(r.mle_retvals.get('converged', True)) for r in (first, arma))
-
     def predict(self, history, days):
         days = as_days(days)
         origins = origins_of(days, self.gap_hours)
@@ -128,21 +98,61 @@ class StateSpaceForecaster(Forecaster):
                 out[i] = (res.forecast(steps) + reg[k:k + steps])[-SLOTS_PER_DAY:]
         return pd.DataFrame(out, index=days, columns=SLOT_COLUMNS)
 
-    def inputs(self, history, day) -> dict:
-        day = as_days([day])
-        origin = origins_of(day, self.gap_hours)[0]
-        s = history.slots[TARGET]
-        last = s[(s.index + pd.Timedelta(hours=SLOT_HOURS) <= origin)].dropna()
-        out = {'last_temperature': float(last.iloc[-1]) if len(last) else None}
-        if self.exog_columns_:
-            out.update(self._exog_table(history, pd.DatetimeIndex([day[0]]))[self.exog_columns_].iloc[0].to_dict())
-        return out
+# %% ../nbs/21_statistical.ipynb #8c9467df
+@patch
+def _exog_table(self: StateSpaceForecaster, history: History, times: pd.DatetimeIndex) -> pd.DataFrame:
+    "Raw exogenous values at slot `times`: the features of each slot's day, known at its origin."
+    days = as_days(pd.DatetimeIndex(times.normalize().unique()))
+    F = day_features(history.slots, history.hourly, days, self.gap_hours)
+    return F.reindex(columns=list(self.exogenous)).reindex(times.normalize()).set_axis(times)
 
-    def params(self):
-        p = {**super().params(), 'order': list(self.order), 'seasonal_order': list(self.seasonal_order),
-             'exogenous': list(self.exogenous), 'daily_shape': self.daily_shape, 'fit_days': self.fit_days, 'filter_days': self.filter_days}
-        if hasattr(self, 'params_'): p['coefficients'] = {k: round(float(v), 5) for k, v in zip(self.param_names_, self.params_)}
-        return p
+@patch
+def _regressors(self: StateSpaceForecaster, history: History, times: pd.DatetimeIndex) -> np.ndarray:
+    "Design of the regression part at slot `times`: climatology, then the standardized exogenous columns."
+    X = [self.climatology_.at(times)[:, None]]
+    if self.exog_columns_:
+        E = self._exog_table(history, times)[self.exog_columns_].to_numpy(float)
+        E = np.nan_to_num((E - self.exog_mean_) / self.exog_scale_)   # missing: the mean
+        X.append(np.hstack([E * w[:, None] for w in DAILY_SHAPES[self.daily_shape](times)]))
+    return np.hstack(X)
+
+# %% ../nbs/21_statistical.ipynb #dbde0c01
+@patch
+def _model(self: StateSpaceForecaster, y, X=None, **kw) -> SARIMAX:
+    return SARIMAX(y, exog=X, order=self.order, seasonal_order=self.seasonal_order, trend='c', **kw)
+
+@patch
+def _estimate(self: StateSpaceForecaster, y, X):
+    "Maximum likelihood; with weather regressors, the two-step estimate described below. Results and convergence."
+    fit = lambda model: model.fit(disp=False, maxiter=self.maxiter)
+    if X.shape[1] == 1:
+        res = fit(self._model(y, X))
+        return res, bool(res.mle_retvals.get('converged', True))
+    first = fit(self._model(y, X[:, :1]))                       # 1. ARMA part, climatology only
+    gls = self._model(y, X, mle_regression=False)
+    beta = gls.filter(np.r_[first.params[:1], first.params[2:]]).filtered_state[-X.shape[1]:, -1]   # 2. GLS
+    arma = fit(self._model(y - X @ beta))                      # 3. ARMA part again, on the residual
+    res = self._model(y, X).filter(np.r_[arma.params[:1], beta, arma.params[1:]])
+    return res, all(bool(r.mle_retvals.get('converged', True)) for r in (first, arma))
+
+# %% ../nbs/21_statistical.ipynb #4f4f27f4
+@patch
+def inputs(self: StateSpaceForecaster, history, day) -> dict:
+    day = as_days([day])
+    origin = origins_of(day, self.gap_hours)[0]
+    s = history.slots[TARGET]
+    last = s[(s.index + pd.Timedelta(hours=SLOT_HOURS) <= origin)].dropna()
+    out = {'last_temperature': float(last.iloc[-1]) if len(last) else None}
+    if self.exog_columns_:
+        out.update(self._exog_table(history, pd.DatetimeIndex([day[0]]))[self.exog_columns_].iloc[0].to_dict())
+    return out
+
+@patch
+def params(self: StateSpaceForecaster):
+    p = {**Forecaster.params(self), 'order': list(self.order), 'seasonal_order': list(self.seasonal_order),
+         'exogenous': list(self.exogenous), 'daily_shape': self.daily_shape, 'fit_days': self.fit_days, 'filter_days': self.filter_days}
+    if hasattr(self, 'params_'): p['coefficients'] = {k: round(float(v), 5) for k, v in zip(self.param_names_, self.params_)}
+    return p
 
 # %% ../nbs/21_statistical.ipynb #9e9a1b35
 def select_by_validation(table: pd.DataFrame, tol: float = 0.005) -> str:

@@ -56,3 +56,31 @@ def test_a_bad_list_of_cities_is_refused_in_one_line(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == \
         f"error: {tmp_path / 'cities.csv'}, line 2: latitude must be between -90 and 90 degrees, got 148.8"
+
+
+@pytest.mark.timeout(900)
+def test_a_first_run_of_many_cities_waits_for_the_archive_budget_and_every_city_succeeds(tmp_path, session_archive):
+    """Six new cities near Paris, an "hour" of 30 s whose limit admits two first downloads, and a download that may wait
+    only 4 s (as ten minutes against the real hour): the cities wait for the windows in order, and all six succeed.
+    The climatology model keeps the training short: the downloads are what is tested."""
+    import datetime as dt
+    import math
+    from meteo_forecast.cities import plan_downloads, read_cities
+    (tmp_path / 'cities.csv').write_text('name,latitude,longitude\n' + ''.join(
+        f'city{k},{48.8566 + 0.02 * k:.4f},2.3522\n' for k in range(6)))
+    with connect(tmp_path / 'plan.db') as db:
+        calls = plan_downloads(db, read_cities(tmp_path / 'cities.csv'), dt.date(2024, 6, 1), history_days=400)[0].calls
+    window, limit = 30, math.ceil(2 * calls + 6)   # two first downloads (not three), and the six backfills' refresh of a week
+    env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url).items()},
+           'METEO_FORECAST_ARCHIVE_LIMITS': f'{limit}/{window}', 'METEO_FORECAST_DOWNLOAD_BUDGET': '4'}
+    done = subprocess.run([CLI, str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-01', '--workers', '2',
+                           '--history_days', '400', '--deadline_hours', '0.2', '--model', 'climatology'], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=840)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert '6 of 6 cities forecast for 2024-06-01..2024-06-01' in done.stdout
+    assert 'city2 waits' in done.stderr and 'the last to start at' in done.stderr, done.stderr[-3000:]
+    db = connect(tmp_path / 'meteo.db')
+    assert db.execute('SELECT COUNT(DISTINCT location_id) FROM predictions').scalar() == 6
+    waited = {line.split(' waits ')[0].split()[-1] for line in done.stderr.splitlines() if ' waits ' in line}
+    assert {'city2', 'city4'} <= waited and not waited & {'city0', 'city1'}, waited   # the third and fifth wait for a window
+    assert db.execute('SELECT SUM(weight) FROM archive_calls').scalar() <= limit   # the last window's calls, within the limit
