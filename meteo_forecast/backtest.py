@@ -43,7 +43,7 @@ def applicability(model: Forecaster) -> str | None:
     return None
 
 # %% ../nbs/23_backtest.ipynb #ca15c65f
-INTERVAL_MODELS = ('persistence', 'climatology', 'arima', 'ridge', 'random_forest', 'xgboost', 'two_stage')
+INTERVAL_MODELS = ('persistence', 'climatology', 'arima', 'ridge', 'random_forest', 'xgboost', 'two_stage', 'combination')
 
 @dataclass
 class Backtest:

@@ -43,6 +43,7 @@ ALGORITHMS = {name: lazy_factory(path) for name, path in {
     'random_forest': 'meteo_forecast.ml:random_forest_model',
     'xgboost': 'meteo_forecast.ml:xgboost_model',
     'two_stage': 'meteo_forecast.two_stage:two_stage',
+    'combination': 'meteo_forecast.combination:combination',
 }.items()}
 DEFAULT_ALGORITHM = 'two_stage'
 

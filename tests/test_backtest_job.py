@@ -54,7 +54,8 @@ def test_help_lists_the_documented_parameters():
     done = subprocess.run([sys.executable, '-m', 'papermill', '--help-notebook', str(NB)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for name, kind in [('data_file', 'str'), ('exog_file', 'str'), ('test_start', 'str'), ('test_end', 'str'),
-                       ('results_path', 'str'), ('gap_hours', 'int'), ('refit_months', 'int'), ('models', 'str'), ('intervals', 'str')]:
+                       ('results_path', 'str'), ('gap_hours', 'int'), ('refit_months', 'int'), ('models', 'str'), ('intervals', 'str'),
+                       ('temperature_only', 'bool')]:
         assert re.search(rf'^\s+{name}: {kind} \(default ', done.stdout, re.M), name
 
 

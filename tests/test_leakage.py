@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from meteo_forecast.combination import MEMBERS, CombinationForecaster
 from meteo_forecast.config import sample_path, utc
 from meteo_forecast.features import assert_no_leakage, noise_after, origins_of
 from meteo_forecast.models import History, assert_forecaster_no_leakage, read_history
@@ -49,6 +50,25 @@ def test_every_model_forecasts_from_data_before_the_origin(paris, algorithm, gap
         assert clean.keys() == noisy.keys()
         assert np.allclose([v if v is not None else np.nan for v in clean.values()],
                            [v if v is not None else np.nan for v in noisy.values()], equal_nan=True), algorithm
+
+
+@pytest.mark.parametrize('gap', GAPS)
+@pytest.mark.parametrize('member', sorted(MEMBERS))
+def test_every_member_of_the_combination_forecasts_from_data_before_the_origin(paris, member, gap):
+    past = paris.until('2023-01-01')
+    model = MEMBERS[member](gap).fit(past, training_days(past, utc('2022-12-31'), gap)[-250:])
+    assert_forecaster_no_leakage(model, paris, DAYS)
+
+
+@pytest.mark.parametrize('gap', GAPS)
+def test_the_combination_learns_its_weights_from_the_training_days_only(paris, gap):
+    "The held-out forecasts that set the weights come from data before each held-out day: noise after training changes nothing."
+    past = paris.until('2023-01-01')
+    days = training_days(past, utc('2022-12-31'), gap)[-250:]
+    clean = CombinationForecaster(gap).fit(paris, days)
+    noisy = CombinationForecaster(gap).fit(noisy_after(paris, '2023-01-01'), days)
+    assert clean.names_ == noisy.names_ and np.allclose(clean.weights_, noisy.weights_)
+    pd.testing.assert_frame_equal(clean.predict(paris, DAYS), noisy.predict(paris, DAYS))
 
 
 def test_the_leakage_check_catches_a_leak(paris):

@@ -13,7 +13,8 @@ import meteo_forecast
 from meteo_forecast._modidx import d as MODIDX
 
 EXPERIMENTS = ['meteo_forecast.eda', 'meteo_forecast.statistical', 'meteo_forecast.ml', 'meteo_forecast.backtest',
-               'meteo_forecast.interpretation', 'meteo_forecast.replay', 'meteo_forecast.interval_baselines']
+               'meteo_forecast.interpretation', 'meteo_forecast.replay', 'meteo_forecast.interval_baselines',
+               'meteo_forecast.accuracy']
 HEAVY = ['statsmodels', 'fastapi', 'sklearn', 'xgboost']
 pytestmark = pytest.mark.timeout(180)
 
@@ -87,7 +88,7 @@ def test_no_module_imports_one_that_imports_it_back():
 
 
 def test_a_job_loads_only_the_algorithm_it_trains():
-    code = ("import sys, json\nfrom meteo_forecast.pipeline import make_model\nmake_model('two_stage', 0)\n"
+    code = ("import sys, json\nfrom meteo_forecast.pipeline import make_model\nmake_model('two_stage', 0)\nmake_model('combination', 0)\n"
             f"print(json.dumps(sorted(m for m in {EXPERIMENTS + ['statsmodels']!r} if m in sys.modules)))\n"
             "make_model('sarima', 0)\nprint('meteo_forecast.statistical' in sys.modules)")
     first, second = python(code).split('\n')[:2]

@@ -1,6 +1,9 @@
 """The package trains what the experiments chose."""
+import io
 import json
 
+import joblib
+import numpy as np
 import pandas as pd
 
 import pytest
@@ -8,7 +11,7 @@ from meteo_forecast.config import sample_path, utc
 from meteo_forecast.schema import connect
 from meteo_forecast.intervals import MIN_FIT_DAYS, calibration_split
 from meteo_forecast.models import read_history
-from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, make_model, train_model
+from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, forecast_day, make_model, train_model
 from meteo_forecast.two_stage import TwoStageForecaster
 
 pytestmark = pytest.mark.integration
@@ -41,3 +44,19 @@ def test_train_model_trains_the_chosen_model_with_its_weather_correction():
     assert metrics['train_days'] == 400 and metrics['validation']['n_days'] == calibration_split(400) == 400 - MIN_FIT_DAYS
     assert metrics['validation']['mae'] < 1.8 and model.intervals_ is not None
     assert any(c.startswith('wx_') for c in model.features)
+
+
+def test_the_combination_trains_with_validation_and_intervals_then_forecasts_a_day():
+    "The combination goes through the jobs' path: validated and calibrated by train_model, saved, forecasting with intervals."
+    paris = read_history(sample_path('paris_2014-2024_temperature_2m.csv'), sample_path('paris_2020-2024_multivariate.csv'))
+    model, metrics = train_model(paris, utc('2023-12-31'), 'combination', max_days=500)   # plumbing: a short history
+    assert model.name == 'combination' and model.intervals_ is not None and metrics['validation']['mae'] < 1.8
+    assert np.isclose(model.weights_.sum(), 1) and set(model.params()['weights']) == set(model.names_)
+    buf = io.BytesIO(); joblib.dump(model, buf); buf.seek(0)
+    day = utc('2024-01-02')
+    out = forecast_day(joblib.load(buf), paris, day)
+    assert len(out) == 8 and out.predicted.notna().all()
+    assert ((out.lower_95 <= out.lower_80) & (out.lower_80 <= out.predicted) & (out.predicted <= out.upper_80)
+            & (out.upper_80 <= out.upper_95)).all()
+    pd.testing.assert_series_equal(out.predicted, forecast_day(model, paris, day).predicted)
+    assert {f'{n}_weight' for n in model.names_} <= set(out.inputs.iloc[0])
