@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(30.0, gt=0, validation_alias='METEO_FORECAST_HEARTBEAT_SECONDS')
     abandoned_after_seconds: float = Field(120.0, gt=0, validation_alias='METEO_FORECAST_ABANDONED_AFTER_SECONDS')
     archive_limits: str = Field(DEFAULT_ARCHIVE_LIMITS, validation_alias='METEO_FORECAST_ARCHIVE_LIMITS')
+    candidates: str | None = Field(None, validation_alias='METEO_FORECAST_CANDIDATES')
 
     @field_validator('archive_limits')
     @classmethod

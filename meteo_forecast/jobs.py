@@ -31,7 +31,7 @@ from .lifecycle import Offer, freshest_train_end, newest_training, offer, servin
 from .models import History
 from .openmeteo import DEFAULT_SOURCE, ArchiveClient
 from .intervals import ADAPT_DAYS
-from .pipeline import CANDIDATES, SELECTION_DAYS, forecast_day, gap_for, make_model
+from .pipeline import SELECTION_DAYS, candidate_algorithms, forecast_day, gap_for, make_model
 from .registry import CHALLENGER, CHAMPION, Slot
 from .tracking import Tracking, TrackingUnavailable, sha256_file
 from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
@@ -240,15 +240,15 @@ def observe(run: Run, db: Database, location: Location, day: dt.date, data_file:
 # %% ../nbs/12_jobs.ipynb #08ddb59f
 def candidates_for(db: Database, slot: Slot, day: dt.date, model: str | None = None) -> list[str]:
     """The algorithms a job trains for `slot` to forecast `day`: `model` alone when the job names one; else all of
-    `CANDIDATES` when the slot has no champion or last chose among them `SELECTION_DAYS` days or more before; else the
-    champion's algorithm."""
+    the candidate set (`pipeline.candidate_algorithms`) when the slot has no champion or last chose among it
+    `SELECTION_DAYS` days or more before; else the champion's algorithm."""
     if model: return [model]
     rows = db.query('SELECT name, role, train_end, metrics FROM models WHERE location_id = :loc AND mlflow_model = :name '
                     'ORDER BY train_end DESC, id DESC', {'loc': slot.location_id, 'name': slot.name})
     champion = next((r for r in rows if r['role'] == CHAMPION), None)
     chosen = next((r for r in rows if len(json.loads(r['metrics'] or '{}').get('candidates') or {}) > 1), None)
     due = chosen is None or (freshest_train_end(day, slot.gap_hours) - pd.Timestamp(chosen['train_end'])).days >= SELECTION_DAYS
-    return list(CANDIDATES) if champion is None or due else [champion['name']]
+    return candidate_algorithms() if champion is None or due else [champion['name']]
 
 def train_for(run: Run, db: Database, tracking: Tracking, slot: Slot, location: Location, history: History, day: dt.date,
               model: str | None = None, context: dict | None = None) -> Offer:

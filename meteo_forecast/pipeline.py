@@ -13,7 +13,7 @@ import pandas as pd
 from importlib import import_module
 from typing import Callable
 
-from .config import MIN_HISTORY_DAYS, MIN_TRAIN_DAYS, SLOT_HOURS, TARGET, iso
+from .config import MIN_HISTORY_DAYS, MIN_TRAIN_DAYS, SLOT_HOURS, TARGET, Settings, iso
 from .features import SLOT_COLUMNS, as_days, day_targets
 from .intervals import CALIBRATION_DAYS, adapted_levels, fit_calibrated
 from .models import Forecaster, History
@@ -22,8 +22,8 @@ from .scoring import interval_scores, scores
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'CANDIDATES', 'SELECTION_DAYS', 'lazy_factory', 'make_model', 'data_until',
-           'gap_for', 'training_days', 'train_model', 'forecast_day']
+__all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'CANDIDATES', 'SELECTION_DAYS', 'lazy_factory', 'make_model',
+           'candidate_algorithms', 'data_until', 'gap_for', 'training_days', 'train_model', 'forecast_day']
 
 # %% ../nbs/11_pipeline.ipynb #1e1b4e45
 def lazy_factory(path: str) -> Callable[[int], Forecaster]:
@@ -54,8 +54,18 @@ def make_model(algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0) -> Foreca
     return ALGORITHMS[algorithm](gap_hours)
 
 # %% ../nbs/11_pipeline.ipynb #142d6c1f
-CANDIDATES = ('ridge', 'two_stage')   # what each city's production slot chooses among
-SELECTION_DAYS = 7                    # the whole set is trained again once a week per slot; the champion's algorithm otherwise
+CANDIDATES = ('ridge', 'two_stage', 'combination')   # what each city's production slot chooses among
+SELECTION_DAYS = 7                                   # the whole set trained once a week per slot; the champion's algorithm otherwise
+
+def candidate_algorithms(names: str | None = None) -> list[str]:
+    "The candidate set: `names` or `METEO_FORECAST_CANDIDATES` (comma-separated algorithms), else `CANDIDATES`."
+    names = names if names is not None else Settings().candidates
+    chosen = [n.strip() for n in names.split(',') if n.strip()] if names else list(CANDIDATES)
+    unknown = [n for n in chosen if n not in ALGORITHMS]
+    if unknown or not chosen:
+        raise ValueError(f"METEO_FORECAST_CANDIDATES: {', '.join(map(repr, unknown)) or 'nothing'} is not an algorithm; "
+                         f"choose among {', '.join(sorted(ALGORITHMS))}")
+    return chosen
 
 # %% ../nbs/11_pipeline.ipynb #ebfa6ec4
 def data_until(history: History, day: pd.Timestamp) -> pd.Timestamp:
