@@ -88,7 +88,10 @@ def test_the_readme_runs_as_written(tmp_path):
     assert 'Forecast of 2025-01-01 for Paris (48.8566, 2.3522)' in everything
     assert 'Forecast of 2026-01-01 for Centre of France (46.0105, 2.0)' in everything
     assert 'stopped the REST API and Datasette' in everything
+    assert '7 of 7 days forecast' in everything   # the backfill
+    assert '  wrote data/monitoring/Paris_2024-12-25_2024-12-31_report.json' in everything and 'STALE: data ' in everything
+    assert re.search(r'^  LATITUDE= +latitude of the place', everything, re.M)   # make help
     monitoring = sorted(p.name for p in (checkout / 'data' / 'monitoring').iterdir())
-    assert [n.split('_', 3)[-1] for n in monitoring if n.startswith('Paris_2024-12-01_2024-12-31')] == \
+    assert [n.split('_', 3)[-1] for n in monitoring if n.startswith('Paris_2024-12-25_2024-12-31')] == \
         ['coverage.png', 'forecasts.png', 'report.json', 'rolling_error.png']
     assert (checkout / 'runs' / 'predict-2026-01-01-Centre_of_France.ipynb').exists()
