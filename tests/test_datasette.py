@@ -141,9 +141,10 @@ def test_dashboard_draws_forecast_against_observed(explorer):
     assert sum(r['series'] == 'Paris: observed' for r in temperature) == 56 and len(temperature) == 112
     forecasts = [r for r in temperature if r['series'] != 'Paris: observed']
     assert all(r['lower_95'] <= r['lower_80'] <= r['temperature_celsius'] <= r['upper_80'] <= r['upper_95'] for r in forecasts)
-    band95, band80, line = charts['temperature'][0]['display']['layer']   # the 95 % and 80 % bands under the forecast line
+    band95, band80, line, note = charts['temperature'][0]['display']['layer']   # the 95 % and 80 % bands under the forecast line
     assert (band95['mark']['type'], band95['encoding']['y2'], band80['encoding']['y2']) == ('area', {'field': 'upper_95'}, {'field': 'upper_80'})
     assert line['encoding']['y']['title'] == '2 m temperature (°C)'
+    assert (note['mark']['type'], note['encoding']['text']) == ('text', {'field': 'note'})   # what an empty chart says
     coverage = text(chart_data(explorer, *charts['coverage'])[0]['coverage'])   # each card: its value, and what it covers
     assert re.fullmatch(rf'\d+ % / \d+ % Paris · {DEFAULT_ALGORITHM} · 56 forecasts with intervals scored', coverage), coverage
     assert text(chart_data(explorer, *charts['scored'])[0]['scored']) == f'56 Paris · {DEFAULT_ALGORITHM} · of 56 forecasts'
