@@ -171,8 +171,8 @@ nbdev-test: $(STAMP)  ## run the notebooks (the library's unit tests), two at a 
 pytest: $(STAMP)  ## integration, API, job and fault tests, on two workers (the tests of one shared database on one)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations 15 tests
 
-test-fast: $(STAMP) lint  ## the edit-run loop: lint, the notebooks (but the three that run whole jobs) and the fast tests
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^(12_jobs|17_monitoring|18_cities|[_.])'
+test-fast: $(STAMP) lint  ## the edit-run loop: lint, the notebooks (but the four that run whole jobs) and the fast tests
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^(12_jobs|12a_console|17_monitoring|18_cities|[_.])'
 	$(BIN)/python -m pytest -q -n 2 -m "not integration" tests
 
 readme: $(STAMP)  ## regenerate README.md from nbs/index.ipynb (no network, no Quarto)
