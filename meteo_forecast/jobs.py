@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -29,7 +30,7 @@ from .schema import connect
 from .ingest import archive_client, import_file, ingest_until
 from .lifecycle import Offer, freshest_train_end, newest_training, offer, serving, train_candidates
 from .models import History
-from .openmeteo import DEFAULT_SOURCE, ArchiveClient
+from .openmeteo import DEFAULT_SOURCE, ArchiveClient, read_export
 from .intervals import ADAPT_DAYS
 from .pipeline import SELECTION_DAYS, candidate_algorithms, forecast_day, gap_for, make_model
 from .registry import CHALLENGER, CHAMPION, Slot
@@ -39,10 +40,10 @@ from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'Terminated', 'reap_abandoned', 'heartbeat', 'terminated_on_signals', 'Run',
-           'job_tracking', 'job_tags', 'job_location', 'backfill_range', 'job_database', 'bring_observations',
-           'load_history', 'observe', 'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill',
-           'print_table', 'backfill_cli']
+__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'NEAR_DEGREES', 'Terminated', 'reap_abandoned', 'heartbeat',
+           'terminated_on_signals', 'Run', 'job_tracking', 'job_tags', 'place_name', 'file_grid', 'job_location',
+           'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe', 'candidates_for',
+           'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -161,9 +162,31 @@ def job_tags(run: Run, location: Location, slot: Slot | None = None) -> dict:
 MAX_BACKFILL_DAYS = 366   # days one backfill command may forecast
 MAX_DAYS = 16             # days one predict job may forecast
 
-def job_location(latitude: float, longitude: float, city: str | None) -> Location:
-    "The `Location` of the job parameters (a clear error for impossible coordinates)."
-    return Location(float(latitude), float(longitude), city or '')
+NEAR_DEGREES = 0.5   # a file whose grid cell is this close to Paris (in latitude and longitude) is for Paris
+
+def place_name(path) -> str:
+    "A place's name from an Open-Meteo file's name: the words before its first year (`centre-france_2024-2025_export.csv`: centre-france)."
+    stem = Path(path).stem
+    return re.split(r'[_ .-]*\d{4}', stem)[0] or stem
+
+def file_grid(path) -> dict:
+    "The grid cell an Open-Meteo file is for (`{}` when it says none, or cannot be read: the ingest step then says why)."
+    try: return read_export(path).attrs.get('grid') or {}
+    except Exception: return {}
+
+def job_location(latitude: float | None = None, longitude: float | None = None, city: str | None = None,
+                 data_file: str | Path | None = None) -> Location:
+    """The place of a job: its `latitude`, `longitude` and `city`; without coordinates, Paris, or the place of `data_file`
+    when the file is for somewhere else. A clear error for impossible or half-given coordinates."""
+    if (latitude is None) != (longitude is None): raise ValueError("give both latitude and longitude, or neither")
+    if latitude is not None:
+        place = Location(float(latitude), float(longitude), city or '')
+        return PARIS if not city and (place.latitude, place.longitude) == (PARIS.latitude, PARIS.longitude) else place
+    grid = file_grid(data_file) if data_file else {}
+    if grid.get('latitude') is None or (abs(grid['latitude'] - PARIS.latitude) <= NEAR_DEGREES
+                                        and abs(grid['longitude'] - PARIS.longitude) <= NEAR_DEGREES):
+        return Location(PARIS.latitude, PARIS.longitude, city or PARIS.name)
+    return Location(grid['latitude'], grid['longitude'], city or place_name(data_file))
 
 def _retrain_mode(retrain) -> bool | str:
     if isinstance(retrain, bool) or retrain == 'auto': return retrain
@@ -309,8 +332,8 @@ def _stored(result: dict | None, issued: str, run_id: int) -> list[dict]:
              'horizon_hours': int(f.horizon_hours), 'predicted': float(f.predicted), 'inputs': to_json(f.inputs), 'run_id': run_id,
              **{c: _bound(f, c) for c in INTERVAL_COLUMNS}} for f in result['forecast'].itertuples()]
 
-def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
-                city: str = PARIS.name, data_file: str | Path | None = None, retrain: bool | str = True,
+def predict_job(date: str | dt.date | None = None, latitude: float | None = None, longitude: float | None = None,
+                city: str | None = None, data_file: str | Path | None = None, retrain: bool | str = True,
                 model: str | None = None, history_days: int = HISTORY_DAYS, max_model_age_days: int | None = None,
                 days: int = 1, source: str = DEFAULT_SOURCE, utc_offset_seconds: int | str | None = None, timezone: str | None = None,
                 db=None, registry: Path | None = None, client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
@@ -326,7 +349,7 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
             first = job_day(date) if date else dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
             n = _count(days, 'days', 1, MAX_DAYS)
             targets = [first + dt.timedelta(days=k) for k in range(n)]
-            location, mode = job_location(latitude, longitude, city), _retrain_mode(retrain)
+            location, mode = job_location(latitude, longitude, city, data_file), _retrain_mode(retrain)
             model, data_file = model and make_model(model).name, Path(data_file) if data_file else None
             client = client or (None if data_file else archive_client(database, source))
             context = _data_context(data_file, source, history_days)
@@ -346,8 +369,8 @@ def predict_job(date: str | dt.date | None = None, latitude: float = PARIS.latit
                      {'shadow_model_id': r['shadow'] and r['shadow']['model_id']} for r in results]}
 
 # %% ../nbs/12_jobs.ipynb #8bb2da03
-def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
-              city: str = PARIS.name, data_file: str | Path | None = None, model: str | None = None,
+def train_job(train_end: str | dt.date | None = None, latitude: float | None = None, longitude: float | None = None,
+              city: str | None = None, data_file: str | Path | None = None, model: str | None = None,
               history_days: int = HISTORY_DAYS, gap_hours: int | None = None, source: str = DEFAULT_SOURCE,
               utc_offset_seconds: int | str | None = None, timezone: str | None = None, db=None, registry: Path | None = None,
               client: ArchiveClient | None = None, tracking: Tracking | None = None) -> dict:
@@ -359,7 +382,7 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
     with job_database(db) as database, Run(database, 'train', params) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             end = job_day(train_end, 'train_end') if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
-            location, day = job_location(latitude, longitude, city), end + dt.timedelta(days=1)
+            location, day = job_location(latitude, longitude, city, data_file), end + dt.timedelta(days=1)
             data_file, gap_hours = Path(data_file) if data_file else None, None if gap_hours is None else int(gap_hours)
             client = client or (None if data_file else archive_client(database, source))
             model, context = model and make_model(model).name, _data_context(data_file, source, history_days)
@@ -377,8 +400,8 @@ def train_job(train_end: str | dt.date | None = None, latitude: float = PARIS.la
             'train_end': fitted.train_end_, 'metrics': offered.candidate.metrics}
 
 # %% ../nbs/12_jobs.ipynb #72eb400e
-def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.latitude, longitude: float = PARIS.longitude,
-             city: str = PARIS.name, data_file: str | Path | None = None, model: str | None = None,
+def backfill(start: str | dt.date, end: str | dt.date, latitude: float | None = None, longitude: float | None = None,
+             city: str | None = None, data_file: str | Path | None = None, model: str | None = None,
              retrain_every: int = 7, history_days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE, keep_going: bool = True,
              progress: bool = True, db=None, registry: Path | None = None, client: ArchiveClient | None = None,
              on_day=None, tracking: Tracking | None = None) -> pd.DataFrame:
@@ -393,13 +416,14 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float = PARIS.l
             first, last = backfill_range(start, end)
             retrain_every = _count(retrain_every, 'retrain_every', 1, MAX_BACKFILL_DAYS)
             client = client or (None if data_file else archive_client(database, source))
+            place = job_location(latitude, longitude, city, data_file)
         days = pd.date_range(first, last, freq='D').date
-        bar = tqdm(days, desc=f'backfill {city}', unit='day', disable=not progress)
+        bar = tqdm(days, desc=f'backfill {place.name}', unit='day', disable=not progress)
         for day in bar:
             t0 = time.perf_counter()
             with run.step(f'predict {day}') as info:
                 try:
-                    r = predict_job(day, latitude, longitude, city, data_file, retrain='auto', model=model,
+                    r = predict_job(day, place.latitude, place.longitude, place.name, data_file, retrain='auto', model=model,
                                     history_days=history_days, max_model_age_days=retrain_every - 1,
                                     db=database, client=client, tracking=tracking)
                     row = {'date': day, 'status': 'succeeded', 'run_id': r['run_id'], 'model_id': r['model_id'],
@@ -429,9 +453,9 @@ def print_table(table: pd.DataFrame) -> None:
 @call_parse
 def backfill_cli(start: Param("first day to forecast, YYYY-MM-DD", str, required=True) = None,
                  end: Param("last day to forecast, YYYY-MM-DD (inclusive)", str, required=True) = None,
-                 latitude: Param("latitude of the location, degrees", float) = PARIS.latitude,
-                 longitude: Param("longitude of the location, degrees", float) = PARIS.longitude,
-                 city: Param("name of the location", str) = PARIS.name,
+                 latitude: Param("latitude of the place, degrees (default: Paris, or the data file's place)", float) = None,
+                 longitude: Param("longitude of the place, degrees", float) = None,
+                 city: Param("name of the place (default: Paris, the data file's name, or the coordinates)", str) = None,
                  data_file: Param("Open-Meteo CSV export or saved JSON response to read instead of the archive API", str) = None,
                  model: Param("the algorithm to train (pipeline.ALGORITHMS); default: the city's candidates", str) = None,
                  retrain_every: Param("retrain when the latest model's data is this many days old (1: every day)", int) = 7,

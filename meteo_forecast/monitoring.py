@@ -20,7 +20,7 @@ from .db import Database, abandoned_runs, to_json
 from .gate import shadow_verdict
 from .jobs import Run, job_database
 from .openmeteo import DEFAULT_SOURCE, SOURCES
-from .scoring import INTERVAL_COLUMNS, comparison_summary, forecasts_vs_observed
+from .scoring import INTERVAL_COLUMNS, comparison_summary, day_bounds, forecasts_vs_observed
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ COVERAGE_DESIGN_EFFECT = 3.5   # variance of a 30-day coverage over the binomial
 
 # %% auto #0
 __all__ = ['log', 'DEFAULT_OUTPUT', 'DRIFT_RATIO', 'WINDOW_DAYS', 'STALE_MARGIN_HOURS', 'COVERAGE_SIGMAS',
-           'COVERAGE_DESIGN_EFFECT', 'scored_forecasts', 'rolling_error', 'drift_check', 'staleness',
+           'COVERAGE_DESIGN_EFFECT', 'scored_forecasts', 'rolling_error', 'drift_check', 'staleness', 'staleness_text',
            'coverage_tolerance', 'coverage_check', 'plot_forecasts', 'plot_coverage', 'plot_rolling_error',
            'monitor_location', 'warn_about', 'monitor', 'monitor_cli']
 
@@ -106,6 +106,16 @@ def staleness(db: Database, location_id: int, now: pd.Timestamp | None = None,
             'expected_lag_hours': expected, 'max_lag_hours': expected + margin_hours,
             'stale': True if lag is None else bool(lag > expected + margin_hours)}
 
+# %% ../nbs/17_monitoring.ipynb #d17e0a01
+def staleness_text(stale: dict) -> str:
+    "The staleness verdict of `staleness` in words: how old the data is, its last observation and where it came from, and when it is stale."
+    verdict = 'STALE' if stale['stale'] else 'fresh'
+    if stale['last_observation'] is None: return f"{verdict}: no observation stored"
+    age = f"{stale['lag_hours']:.0f} h" if stale['lag_hours'] < 48 else f"{stale['lag_days']:.0f} days"
+    origin = stale['source'] if stale['source'] in SOURCES else f"the file {stale['source']}, judged as {DEFAULT_SOURCE}"
+    return (f"{verdict}: data {age} old: the last observation is {stale['last_observation']}, from {origin} "
+            f"(stale after {stale['max_lag_hours']:.0f} h)")
+
 # %% ../nbs/17_monitoring.ipynb #53b371a5
 def coverage_tolerance(level: float, n: int, sigmas: float = COVERAGE_SIGMAS, design_effect: float = COVERAGE_DESIGN_EFFECT) -> float:
     "How far from `level` the coverage of `n` interval forecasts may fall before it is flagged: `sigmas` standard errors."
@@ -169,9 +179,10 @@ def plot_coverage(rolling: pd.DataFrame, coverage: dict, title: str, path: Path)
             if tol := (coverage.get(name) or {}).get(f'tolerance_{lv}'):
                 ax.axhspan(lv - 100 * tol, min(100, lv + 100 * tol), color='grey', alpha=0.12)
         ax.axhline(lv, color='black', lw=0.8, ls=':')
+    if not coverage: ax.text(0.5, 0.5, 'no coverage yet: no forecast with intervals has an observation', ha='center', transform=ax.transAxes)
     ax.set(title=title + ' (nominal levels dotted; shaded: not flagged)', xlabel='day (UTC)',
            ylabel='observations inside (%)', ylim=(40, 100.5))
-    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
     return _save_figure(fig, path)
 
 def plot_rolling_error(rolling: pd.DataFrame, drift: dict, title: str, path: Path) -> Path:
@@ -187,9 +198,10 @@ def plot_rolling_error(rolling: pd.DataFrame, drift: dict, title: str, path: Pat
         if d.get('validation_mae'):
             ax.axhline(d['validation_mae'], color=c, lw=1, ls=':', label=f"{name}: validation MAE {d['validation_mae']:.2f} °C")
             ax.axhline(d['threshold'], color='tab:red', lw=1, ls='-.', label=f"{name}: drift threshold {d['threshold']:.2f} °C")
+    if rolling.empty: ax.text(0.5, 0.5, 'nothing scored yet: no forecast of the period has an observation', ha='center', transform=ax.transAxes)
     ax.set(title=title, xlabel='day (UTC)', ylabel='mean absolute error (°C)')
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1))
     return _save_figure(fig, path)
 
 # %% ../nbs/17_monitoring.ipynb #35ee7c51
@@ -208,11 +220,10 @@ def monitor_location(db: Database, run: Run, location_id: int, name: str, start_
         info.update(forecasts=len(scored), scored=summary['count'], mae=summary['mae'] and round(summary['mae'], 3))
     with run.step(f'plot {name}') as info:
         out_dir, stem = Path(output), f"{name.replace(' ', '_').replace('/', '_')}_{start_day}_{end_day}"
-        files = [plot_forecasts(scored, f'Forecast vs observed, {name}, {start_day} to {end_day}', out_dir/f'{stem}_forecasts.png')]
-        if len(rolling):
-            files.append(plot_rolling_error(rolling, drift, f'Daily and rolling forecast error, {name}, {start_day} to {end_day}',
-                                            out_dir/f'{stem}_rolling_error.png'))
-        if coverage: files.append(plot_coverage(rolling, coverage, f'Interval coverage, {name}', out_dir/f'{stem}_coverage.png'))
+        files = [plot_forecasts(scored, f'Forecast vs observed, {name}, {start_day} to {end_day}', out_dir/f'{stem}_forecasts.png'),
+                 plot_rolling_error(rolling, drift, f'Daily and rolling forecast error, {name}, {start_day} to {end_day}',
+                                    out_dir/f'{stem}_rolling_error.png'),
+                 plot_coverage(rolling, coverage, f'Interval coverage, {name}', out_dir/f'{stem}_coverage.png')]
         entry = {'location': name, 'location_id': location_id, 'forecasts': len(scored), 'summary': summary, 'drift': drift,
                  'coverage': coverage, 'staleness': stale, 'shadow': shadow,
                  'rolling': rolling.assign(day=rolling.day.astype(str)).to_dict('records'), 'files': [str(f) for f in files]}
@@ -247,7 +258,7 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
     with job_database(db) as database:
         with Run(database, 'monitor', params) as run:
             with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
-                last = database.execute('SELECT MAX(target_time) FROM predictions').fetchone()[0]
+                first, last = database.execute('SELECT MIN(target_time), MAX(target_time) FROM predictions').fetchone()
                 if last is None: raise ValueError("no forecasts stored yet: run the predict job first")
                 end_day = parse_day(end) if end else utc(last).date()
                 start_day = parse_day(start) if start else end_day - dt.timedelta(days=89)
@@ -257,6 +268,11 @@ def monitor(start=None, end=None, city: str | None = None, model: str | None = N
                 if city is not None:
                     locations = {i: n for i, n in locations.items() if n.lower() == city.lower()}
                     if not locations: raise ValueError(f"no location named {city!r}")
+                held = {r[0] for r in database.execute('SELECT DISTINCT location_id FROM predictions WHERE target_time >= :first '
+                                                        'AND target_time <= :last', day_bounds(start_day, end_day))}
+                locations = {i: n for i, n in locations.items() if i in held}
+                if not locations: raise ValueError(f"no forecasts between {start_day} and {end_day}{f' for {city}' if city else ''}: "
+                                                   f"the stored ones are of {utc(first).date()} to {utc(last).date()}; nothing written")
             out_dir = Path(output)
             out_dir.mkdir(parents=True, exist_ok=True)
             report = {'start': str(start_day), 'end': str(end_day), 'locations': {}}
@@ -294,23 +310,27 @@ def monitor_cli(start: Param("first day, YYYY-MM-DD (default: 90 days before end
     "Draw the stored forecasts against the observations, report their rolling error and coverage, flag drift, miscalibration and stale data."
     setup_logging()
     matplotlib.use('Agg')
-    report = monitor(start, end, city, model, output, now, ratio=ratio, margin_hours=margin_hours, db=db)
+    try: report = monitor(start, end, city, model, output, now, ratio=ratio, margin_hours=margin_hours, db=db)
+    except ValueError as e: raise SystemExit(f"error: {e}")   # nothing to monitor, or a bad parameter: one line, status 1
     print(f"monitoring {report['start']}..{report['end']}")
     for name, e in report['locations'].items():
         s, st = e['summary'], e['staleness']
         print(f"{name}: {e['forecasts']} forecasts, {s['count']} scored: MAE {s['mae']:.2f} °C, RMSE {s['rmse']:.2f} °C, "
-              f"bias {s['bias']:+.2f} °C" if s['count'] else f"{name}: {e['forecasts']} forecasts, none scored yet")
+              f"bias {s['bias']:+.2f} °C" if s['count'] else f"{name}: {e['forecasts']} forecasts, none scored yet: "
+              f"no observation of their slots is stored (the last is {st['last_observation']})")
         for m, d in e['drift'].items():
-            verdict = {True: 'DRIFT', False: 'no drift', None: 'too few days to decide'}[d['drift']]
             ref = f"{d['validation_mae']:.2f}" if d['validation_mae'] is not None else 'n/a'
+            verdict = ('no validation MAE to compare with' if d['validation_mae'] is None else
+                       f"too few scored days to decide ({d['n_days']})" if d['drift'] is None else
+                       f"{'DRIFT' if d['drift'] else 'no drift'} (drift above {ratio:g} x the validation MAE, {d['threshold']:.2f} °C)")
             print(f"  {m}: last {d['n_days']} days MAE {d['mae']:.2f} °C vs validation {ref} °C: {verdict}")
         for m, c in e['coverage'].items():
-            verdict = {True: 'MISCALIBRATED', False: 'calibrated', None: 'too few days to decide'}[c['miscalibrated']]
+            verdict = {True: 'MISCALIBRATED', False: 'calibrated', None: f"too few days to decide ({c['n_days']})"}[c['miscalibrated']]
             print(f"  {m}: last {c['n_days']} days {100 * c['coverage_80']:.0f} % inside the 80 % intervals, "
-                  f"{100 * c['coverage_95']:.0f} % inside the 95 % ones: {verdict}")
+                  f"{100 * c['coverage_95']:.0f} % inside the 95 % ones: {verdict} "
+                  f"(±{100 * c['tolerance_80']:.0f} and ±{100 * c['tolerance_95']:.0f} points allowed)")
         if e['shadow']: print(f"  challenger in shadow: {e['shadow']['reason']}")
-        print(f"  last observation {st['last_observation']} from {st['source']} ({st['lag_hours']} h old, "
-              f"{st['max_lag_hours']} h allowed): {'STALE' if st['stale'] else 'fresh'}")
+        print(f"  {staleness_text(st)}")
         for f in e['files']: print(f"  wrote {f}")
     for r in report['abandoned']: print(f"ABANDONED run {r['id']} ({r['job']}, started {r['started_at']}, last heartbeat {r['heartbeat_at']})")
     if strict and (report['drift'] or report['miscalibrated'] or report['stale'] or report['abandoned']): raise SystemExit(1)

@@ -15,7 +15,7 @@ from .features import SLOT_COLUMNS
 
 # %% auto #0
 __all__ = ['SEASONS', 'INTERVAL_COLUMNS', 'COMPARISON_SQL', 'scores', 'season_of', 'interval_scores', 'location_filter',
-           'day_bounds', 'forecasts_vs_observed', 'comparison_summary', 'daily_losses', 'role_losses',
+           'day_bounds', 'forecasts_vs_observed', 'comparison_summary', 'intervals_note', 'daily_losses', 'role_losses',
            'diebold_mariano']
 
 # %% ../nbs/07_scoring.ipynb #1d2431ad
@@ -99,6 +99,14 @@ def comparison_summary(rows: list[dict]) -> dict:
     s = scores(col('predicted'), col('observed'))
     cover = {f'coverage_{p}': interval_scores(col(f'lower_{p}'), col(f'upper_{p}'), col('observed'), p / 100)['coverage'] for p in (80, 95)}
     return {'count': int((df.predicted.notna() & df.observed.notna()).sum()), **s, **cover}
+
+# %% ../nbs/07_scoring.ipynb #c0a1e7d2
+def intervals_note(model_id: int, metrics: dict | None) -> str:
+    "Why the stored forecasts of model `model_id`, whose registry `metrics` are given, have no intervals."
+    days = (metrics or {}).get('train_days')
+    if days is None: return f"no intervals: model {model_id} was stored without an interval calibration"
+    return (f"no intervals: model {model_id} was trained on {days} days, too few to calibrate intervals "
+            "(that takes more than a year: a year to fit a copy on, then the days after it)")
 
 # %% ../nbs/07_scoring.ipynb #84d7cf97
 def daily_losses(predicted: pd.DataFrame, observed: pd.DataFrame) -> pd.Series:

@@ -216,7 +216,7 @@ def test_make_run_predicts_then_serves():
     out = subprocess.run(['make', '-n', 'run', 'DATE=2024-06-01', 'DATA_FILE=export.csv', 'CITY=Saint Denis'],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    predict = next(line for line in out.stdout.splitlines() if 'papermill nbs/predict.ipynb' in line)
-    assert 'runs/predict-2024-06-01-Saint_Denis.ipynb -p date 2024-06-01' in predict
-    assert '-p city "Saint Denis"' in predict and '-p data_file "export.csv"' in predict
-    assert out.stdout.index('papermill') < out.stdout.index('scripts/serve.sh')
+    predict = next(line for line in out.stdout.splitlines() if 'meteo_job predict' in line)
+    assert '--runs "runs" -p date 2024-06-01' in predict   # meteo_job names the notebook after the place (test_console.py)
+    assert '-p city "Saint Denis"' in predict and '-p data_file "export.csv"' in predict and '-p latitude' not in predict
+    assert out.stdout.index('meteo_job') < out.stdout.index('scripts/serve.sh')

@@ -40,6 +40,7 @@ def test_every_exported_module_imports_in_a_fresh_interpreter():
     ('meteo_forecast.api', EXPERIMENTS + ['meteo_forecast.jobs', 'meteo_forecast.models', 'meteo_forecast.snapshot', 'statsmodels',
                                           'sklearn', 'xgboost', 'mlflow', 'meteo_forecast.tracking', 'meteo_forecast.registry']),
     ('meteo_forecast.monitoring', EXPERIMENTS + ['meteo_forecast.api', 'statsmodels']),
+    ('meteo_forecast.console', EXPERIMENTS + ['meteo_forecast.api', 'statsmodels', 'fastapi', 'papermill', 'mlflow']),
 ])
 def test_the_production_path_loads_only_itself(entry, forbidden):
     loaded = json.loads(python(f"import sys, json, {entry}\nprint(json.dumps(sorted(m for m in {forbidden!r} if m in sys.modules)))"))

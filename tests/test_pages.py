@@ -12,7 +12,11 @@ import requests
 from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
+from meteo_forecast.config import sample_path
+from meteo_forecast.jobs import predict_job
+from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
+from browser import Browser
 from conftest import ROOT, free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -95,7 +99,83 @@ def test_the_pages_render_in_a_headless_browser(servers):
         html = dashboard.split(f'id="chart-{slug}"', 1)[1].split('>', 1)[1].split('id="card-', 1)[0]
         return ' '.join(re.sub(r'<[^>]*>?', ' ', html).split())
     # the period's one day has forecasts and no observation yet: the cards say so (they said "null °C")
-    assert card('mae') == card('bias') == 'no observations yet for this period'
-    assert card('scored') == '0'
-    assert card('coverage') == 'no observed forecasts with intervals'
+    assert card('mae') == card('bias') == f'Nothing scored yet: none of the 8 forecasts of Paris by {DEFAULT_ALGORITHM} has an observation.'
+    assert card('scored') == f'0 Paris · {DEFAULT_ALGORITHM} · of 8 forecasts'
+    assert card('coverage') == f'Nothing scored yet: no forecast of Paris by {DEFAULT_ALGORITHM} has an observation to cover.'
     assert '<option value="Paris" selected="">Paris</option>' in dashboard   # the city selector lists the cities
+
+
+# --- The dashboard as a visitor sees it, in a real browser: one city at a time, every line of one city, nothing cut ---
+
+DASHBOARD_DRAWN = "document.querySelectorAll('#chart-temperature svg.marks, #chart-error-by-slot svg.marks').length == 2 && " \
+                  "document.querySelectorAll('#chart-mae p, #chart-bias p, #chart-coverage p, #chart-scored p').length == 4"
+
+
+@pytest.fixture(scope='module')
+def two_cities(predicted, tmp_path_factory):
+    "Datasette (serve.sh) over the predict job's Paris database plus a real forecast of the same day for the centre of France."
+    folder = tmp_path_factory.mktemp('two_cities')
+    db_path = folder / 'meteo.db'
+    db_path.write_bytes(predicted.db_path.read_bytes())
+    predict_job('2024-06-01', data_file=sample_path('centre-france_2024-2025_export.csv'), city='Centre of France',
+                db=db_path, registry=folder / 'registry')
+    port = free_port()
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    ds = ['bash', str(ROOT / 'api' / 'datasette' / 'serve.sh'), str(db_path), '--port', str(port)]
+    with running(ds, env, folder / 'datasette.log', f'http://127.0.0.1:{port}/-/versions.json'):
+        yield f'http://127.0.0.1:{port}', folder
+
+
+def chart_legend(browser: Browser, chart: str) -> list[str]:
+    "The series a chart's legend names (vega draws SVG here: its labels are text in the page)."
+    return browser.evaluate(f"[...document.querySelectorAll('#chart-{chart} .role-legend-label text')].map(t => t.textContent)")
+
+
+def drawn_lines(browser: Browser) -> int:
+    "The lines the temperature chart drew: one path per series."
+    return browser.evaluate("document.querySelectorAll('#chart-temperature .mark-line path').length")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason='no Chromium on this machine (.ci/run installs it)')
+def test_the_dashboard_shows_one_city_at_a_time_and_never_blends_them(two_cities):
+    ds, folder = two_cities
+    cities = ['Centre of France', 'Paris']
+    with Browser() as browser:
+        browser.open(ds + '/-/dashboards/forecasts', 1400, 900, DASHBOARD_DRAWN)   # as the home page links it: no parameters
+        assert browser.evaluate('location.search') == '?start=2024-05-03&end=2024-06-01&city=Centre+of+France'   # the first city
+        assert browser.evaluate("document.querySelector('#city').value") == 'Centre of France'
+        assert chart_legend(browser, 'temperature') == [f'Centre of France: forecast ({DEFAULT_ALGORITHM})'] and drawn_lines(browser) == 1
+        browser.screenshot(folder / 'dashboard_first_city.png')
+        browser.open(ds + '/-/dashboards/forecasts?start=2024-06-01&end=2024-06-01&city=', 1400, 900, DASHBOARD_DRAWN)   # every city
+        legend = chart_legend(browser, 'temperature')
+        assert sorted(legend) == [f'{city}: forecast ({DEFAULT_ALGORITHM})' for city in cities]   # a line per city, named after it
+        assert drawn_lines(browser) == len(legend) == 2
+        cards = browser.evaluate("['mae', 'scored'].map(c => document.querySelector('#chart-' + c).innerText)")
+        assert all('Centre of France' in c and 'Paris' in c for c in cards), cards   # the cards say what they cover
+        browser.screenshot(folder / 'dashboard_every_city.png')
+
+
+CLIPPED = """[...document.querySelectorAll('.dashboard-card')].flatMap(card => {
+  const box = card.getBoundingClientRect();
+  const cut = [card, ...card.querySelectorAll('div, p, span')]   // text wider than the box that hides its overflow
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow != 'visible').map(e => e.innerText);
+  const out = [...card.querySelectorAll('svg text')].filter(t => t.textContent.trim())   // a chart's text outside its card
+    .filter(t => { const r = t.getBoundingClientRect(); return r.left < box.left - 1 || r.right > box.right + 1; }).map(t => t.textContent);
+  return [...cut, ...out].map(text => card.id + ': ' + text); })"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason='no Chromium on this machine (.ci/run installs it)')
+@pytest.mark.parametrize('width', [1400, 1920])
+def test_an_empty_dashboard_says_so_in_small_sentences_that_are_never_cut(two_cities, width):
+    ds, folder = two_cities
+    with Browser() as browser:   # 1 June: forecast, not observed yet
+        browser.open(ds + '/-/dashboards/forecasts?start=2024-06-01&end=2024-06-01&city=Paris', width, 900, DASHBOARD_DRAWN)
+        assert browser.evaluate(CLIPPED) == []   # no text wider than the box that shows it
+        notes = browser.evaluate("""['mae', 'bias', 'coverage'].map(c => {
+            const s = document.querySelector('#chart-' + c + ' p span');
+            return [s.innerText, parseFloat(getComputedStyle(s).fontSize)]; })""")
+        assert all(text.startswith('Nothing scored yet: ') and size <= 14 for text, size in notes), notes   # small type
+        assert browser.evaluate("document.querySelector('#chart-error-by-slot').textContent").count(
+            'Nothing scored yet: no forecast of Paris in this period has an observation.') == 1
+        assert chart_legend(browser, 'error-by-slot') == []   # no empty legend
+        browser.screenshot(folder / f'dashboard_empty_{width}.png')

@@ -38,3 +38,16 @@ def test_nbdev_clean_keeps_cell_tags_for_papermill():
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / 'settings.ini')
     assert 'tags' in cfg['DEFAULT']['allowed_cell_metadata_keys'].split()
+
+
+def test_make_help_lists_every_variable_the_commands_take_with_its_value():
+    import subprocess
+    makefile = (ROOT / 'Makefile').read_text()
+    internal = {'BIN', 'VENV', 'STAMP', 'CURDIR', 'MAKEFILE_LIST', 'PLACE', 'JOB_PARAMS', 'HELP_VARIABLES'}
+    used = set(re.findall(r'\$\(([A-Z][A-Z0-9_]*)\)', makefile)) - internal
+    shown = subprocess.run(['make', '--no-print-directory', 'help', 'CITY=Saint Denis'], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60, check=True).stdout
+    listed = set(re.findall(r'^  ([A-Z][A-Z0-9_]*)=', shown, re.M))
+    assert used <= listed, f"make help does not list {sorted(used - listed)}: document them with a `## NAME: what` line"
+    assert re.search(r'^  CITY=Saint Denis +the place', shown, re.M) and re.search(r'^  API_PORT=8000 +', shown, re.M)
+    assert re.search(r'^  predict +forecast DATE', shown, re.M)   # the commands first

@@ -16,14 +16,43 @@ from .deps import (MAX_ID, Day, Db, LocationFilter, ModelId, ModelName, Period, 
                                      SettingsDep, filters_text, find_location, note, shown_database)
 from .schemas import (DayPredictions, Health, ModelDetail, ModelSummary, Observations,
                                         ObservedPredictions, Problem, Summary, Transition)
-from ..config import HOURLY_VARIABLES, UNITS, app_version
+from ..config import HOURLY_VARIABLES, UNITS, app_version, iso, utc
 from ..db import abandoned_runs
 from ..gate import shadow_verdict
-from ..scoring import COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, location_filter
+from ..scoring import (COMPARISON_SQL, comparison_summary, day_bounds, forecasts_vs_observed, intervals_note,
+                                    location_filter)
 
 # %% auto #0
-__all__ = ['forecasts', 'observations', 'models', 'service', 'ROUTERS', 'get_predictions', 'get_predictions_observed',
-           'get_observations', 'get_models', 'get_transitions', 'get_model', 'get_health', 'get_version']
+__all__ = ['forecasts', 'observations', 'models', 'service', 'ROUTERS', 'explain_missing_intervals', 'summary_of',
+           'get_predictions', 'get_predictions_observed', 'get_observations', 'get_models', 'get_transitions',
+           'get_model', 'get_health', 'get_version']
+
+# %% ../../nbs/15_api_routes.ipynb #b15e0a01
+def _ids(values) -> str:
+    "Ids (integers read from the database) as the list of an SQL `IN`."
+    return ', '.join(str(int(v)) for v in sorted(set(values)))
+
+def explain_missing_intervals(db, rows: list[dict]) -> list[dict]:
+    "Give each forecast row without intervals an `intervals_note` saying why (`scoring.intervals_note`, from its model's metrics)."
+    bare = [r for r in rows if r['lower_80'] is None]
+    if bare:
+        metrics = {m['id']: json.loads(m['metrics'] or '{}')
+                   for m in db.query(f"SELECT id, metrics FROM models WHERE id IN ({_ids(r['model_id'] for r in bare)})")}
+        for r in bare: r['intervals_note'] = intervals_note(r['model_id'], metrics.get(r['model_id']))
+    return rows
+
+def summary_of(db, rows: list[dict]) -> Summary:
+    "The `Summary` of comparison rows, with a `note` when scores are null: nothing scored yet (and the last observation), or no intervals."
+    s = comparison_summary(rows)
+    if s['count'] == 0:
+        last = db.query("SELECT l.name, MAX(o.time) AS last FROM locations l LEFT JOIN observations_3h o ON o.location_id = l.id "
+                        f"WHERE l.id IN ({_ids(r['location_id'] for r in rows)}) GROUP BY l.name ORDER BY l.name")
+        seen = '; '.join(f"the last observed slot of {r['name']} starts {iso(utc(r['last']))}" if r['last'] is not None
+                         else f"no observation of {r['name']} is stored" for r in last)
+        s['note'] = f"nothing to score: none of these {len(rows)} forecasts has an observation yet ({seen})"
+    elif s['coverage_80'] is None:
+        s['note'] = "no coverage: none of the scored forecasts has intervals (each row's intervals_note says why)"
+    return Summary(**s)
 
 # %% ../../nbs/15_api_routes.ipynb #031b2ca8
 forecasts = APIRouter(tags=['forecasts'])
@@ -41,6 +70,7 @@ def get_predictions(db: Db, where: LocationFilter,
     rows = db.query(sql, {**day_bounds(date, date), 'loc': location_id, 'model': model, 'model_id': model_id, 'role': role})
     if not rows: raise HTTPException(404, f"no forecasts stored for {date}" + filters_text(location_id, model, model_id,
                                                                                           None if role == 'champion' else role))
+    explain_missing_intervals(db, rows)
     for r in rows:
         if 'inputs' in r: r['inputs'] = json.loads(r['inputs'] or '{}')
     note(f"{len(rows)} forecasts")
@@ -59,8 +89,9 @@ def get_predictions_observed(db: Db, where: LocationFilter, days: Period, model:
     rows = [r for r in both if r['role'] == role]
     if not rows: raise HTTPException(404, f"no forecasts stored from {start} to {end}" + filters_text(location_id, model, model_id,
                                                                                                     None if role == 'champion' else role))
-    by_model = {name: Summary(**comparison_summary([r for r in rows if r['model'] == name])) for name in sorted({r['model'] for r in rows})}
-    summary, shadow = Summary(**comparison_summary(rows)), shadow_verdict(both)
+    explain_missing_intervals(db, rows)
+    by_model = {name: summary_of(db, [r for r in rows if r['model'] == name]) for name in sorted({r['model'] for r in rows})}
+    summary, shadow = summary_of(db, rows), shadow_verdict(both)
     note(f"{len(rows)} forecasts, {summary.count} with an observation, MAE "
          + ('n/a' if summary.mae is None else f'{summary.mae:.2f} °C') + ('' if shadow is None else f", shadow {shadow['n_days']} days"))
     return {'start': start, 'end': end, 'count': len(rows), 'summary': summary, 'by_model': by_model, 'shadow': shadow, 'rows': rows}

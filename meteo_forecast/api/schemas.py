@@ -6,22 +6,34 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ..config import UNITS
 
 # %% auto #0
-__all__ = ['UTC_TIME', 'interval_bound', 'Prediction', 'DayPredictions', 'Comparison', 'Summary', 'Shadow', 'ObservedPredictions',
-           'Observation', 'Observations', 'Transition', 'ModelSummary', 'ModelDetail', 'Health', 'Problem']
+__all__ = ['UTC_TIME', 'Celsius', 'Measure', 'Share', 'rounded', 'interval_bound', 'intervals_note_field', 'Prediction',
+           'DayPredictions', 'Comparison', 'Summary', 'Shadow', 'ObservedPredictions', 'Observation', 'Observations',
+           'Transition', 'ModelSummary', 'ModelDetail', 'Health', 'Problem']
 
 # %% ../../nbs/13_api_schemas.ipynb #cac0374f
 UTC_TIME = 'UTC time, ISO 8601'
 
+def rounded(digits: int) -> PlainSerializer:
+    "Serialize a number rounded to `digits` decimals (null stays null): what the answers show, not what is stored."
+    return PlainSerializer(lambda v: None if v is None else round(v, digits))
+
+Celsius = Annotated[float, rounded(2)]   # a temperature (or a difference of two), °C to 0.01 °C
+Measure = Annotated[float, rounded(2)]   # an observed value in its unit, to 0.01
+Share = Annotated[float, rounded(4)]     # a share between 0 and 1, to 0.01 %
+
 def interval_bound(side: str, level: int):
     "The field of one bound of a forecast's interval."
-    return Field(None, description=f"{side} bound of the {level} % prediction interval, °C (null: the model has no intervals)")
+    return Field(None, description=f"{side} bound of the {level} % prediction interval, °C (null: no intervals, `intervals_note` says why)")
+
+def intervals_note_field():
+    return Field(None, description="why the intervals are null (`scoring.intervals_note`; null when the forecast has them)")
 
 class Prediction(BaseModel):
     "One forecast: the mean 2 m temperature of a 3-hour slot."
@@ -31,11 +43,12 @@ class Prediction(BaseModel):
     model: str = Field(description='model name')
     role: Literal['champion', 'challenger'] = Field('champion', description='`champion`: the forecast served; `challenger`: a shadow forecast of the model under trial')
     target_time: dt.datetime = Field(description=f'start of the 3-hour slot, {UTC_TIME}')
-    predicted: float = Field(description='forecast mean 2 m temperature of the slot, °C')
-    lower_80: float | None = interval_bound('lower', 80)
-    upper_80: float | None = interval_bound('upper', 80)
-    lower_95: float | None = interval_bound('lower', 95)
-    upper_95: float | None = interval_bound('upper', 95)
+    predicted: Celsius = Field(description='forecast mean 2 m temperature of the slot, °C')
+    lower_80: Celsius | None = interval_bound('lower', 80)
+    upper_80: Celsius | None = interval_bound('upper', 80)
+    lower_95: Celsius | None = interval_bound('lower', 95)
+    upper_95: Celsius | None = interval_bound('upper', 95)
+    intervals_note: str | None = intervals_note_field()
     horizon_hours: int = Field(description='hours from the data cut-off to the end of the slot')
     data_until: dt.datetime = Field(description=f'end of the data the forecast used, {UTC_TIME}')
     issued_at: dt.datetime = Field(description=f'when the predict job stored it, {UTC_TIME}')
@@ -63,25 +76,28 @@ class Comparison(BaseModel):
     role: Literal['champion', 'challenger'] = Field('champion', description='`champion`: the forecast served; `challenger`: a shadow forecast of the model under trial')
     target_time: dt.datetime = Field(description=f'start of the 3-hour slot, {UTC_TIME}')
     horizon_hours: int
-    predicted: float = Field(description='forecast, °C')
-    lower_80: float | None = interval_bound('lower', 80)
-    upper_80: float | None = interval_bound('upper', 80)
-    lower_95: float | None = interval_bound('lower', 95)
-    upper_95: float | None = interval_bound('upper', 95)
-    observed: float | None = Field(description='observed 3-hour mean 2 m temperature, °C (null: not stored yet)')
-    error: float | None = Field(description='predicted − observed, °C (positive: too warm)')
+    predicted: Celsius = Field(description='forecast, °C')
+    lower_80: Celsius | None = interval_bound('lower', 80)
+    upper_80: Celsius | None = interval_bound('upper', 80)
+    lower_95: Celsius | None = interval_bound('lower', 95)
+    upper_95: Celsius | None = interval_bound('upper', 95)
+    intervals_note: str | None = intervals_note_field()
+    observed: Celsius | None = Field(description='observed 3-hour mean 2 m temperature, °C (null: not stored yet)')
+    error: Celsius | None = Field(description='predicted − observed, °C (positive: too warm)')
 
 # %% ../../nbs/13_api_schemas.ipynb #b9e8b195
 class Summary(BaseModel):
     "Scores of the forecasts that have an observation (`scoring.comparison_summary`)."
     count: int = Field(description='number of forecasts scored (slots with an observation)')
     n_days: int = Field(description='days with at least one slot scored')
-    mae: float | None = Field(description='mean absolute error, °C')
-    rmse: float | None = Field(description='root mean squared error, °C')
-    bias: float | None = Field(description='mean of predicted − observed, °C')
-    mae_by_slot: list[float | None] = Field(description='MAE of each slot, 00 h to 21 h UTC, °C')
-    coverage_80: float | None = Field(description='share of the observations inside their 80 % interval (null: no intervals)')
-    coverage_95: float | None = Field(description='share of the observations inside their 95 % interval (null: no intervals)')
+    mae: Celsius | None = Field(description='mean absolute error, °C (null: nothing scored, `note` says why)')
+    rmse: Celsius | None = Field(description='root mean squared error, °C')
+    bias: Celsius | None = Field(description='mean of predicted − observed, °C')
+    mae_by_slot: list[Celsius | None] = Field(description='MAE of each slot, 00 h to 21 h UTC, °C')
+    coverage_80: Share | None = Field(description='share of the observations inside their 80 % interval (null: no intervals)')
+    coverage_95: Share | None = Field(description='share of the observations inside their 95 % interval (null: no intervals)')
+    note: str | None = Field(None, description='why scores are null: nothing scored yet (and when the last observation is), '
+                                               'or forecasts without intervals; null when every score is there')
 
 # %% ../../nbs/13_api_schemas.ipynb #5bd3a0c1
 class Shadow(BaseModel):
@@ -120,14 +136,14 @@ class Observation(BaseModel):
     "Observed weather at a time (hourly) or over a 3-hour slot starting then (mean)."
     location_id: int
     time: dt.datetime = Field(description=f'hour, or start of the 3-hour slot, {UTC_TIME}')
-    temperature_2m: float | None = Field(description='2 m air temperature, °C')
-    relative_humidity_2m: float | None = Field(description='relative humidity at 2 m, %')
-    dew_point_2m: float | None = Field(description='dew point at 2 m, °C')
-    pressure_msl: float | None = Field(description='air pressure reduced to mean sea level, hPa')
-    cloud_cover: float | None = Field(description='total cloud cover, %')
-    wind_speed_10m: float | None = Field(description='wind speed at 10 m, km/h')
-    shortwave_radiation: float | None = Field(description='shortwave solar radiation, W/m²')
-    precipitation: float | None = Field(description='precipitation (sum over the hour; mean over the hours of a slot), mm')
+    temperature_2m: Measure | None = Field(description='2 m air temperature, °C')
+    relative_humidity_2m: Measure | None = Field(description='relative humidity at 2 m, %')
+    dew_point_2m: Measure | None = Field(description='dew point at 2 m, °C')
+    pressure_msl: Measure | None = Field(description='air pressure reduced to mean sea level, hPa')
+    cloud_cover: Measure | None = Field(description='total cloud cover, %')
+    wind_speed_10m: Measure | None = Field(description='wind speed at 10 m, km/h')
+    shortwave_radiation: Measure | None = Field(description='shortwave solar radiation, W/m²')
+    precipitation: Measure | None = Field(description='precipitation (sum over the hour; mean over the hours of a slot), mm')
 
 class Observations(BaseModel):
     "Stored observations of a period."
@@ -179,7 +195,7 @@ class ModelSummary(BaseModel):
     mlflow_run_id: str | None = Field(description='the MLflow run that trained it: parameters, metrics, validation forecasts')
     train_start: dt.datetime | None = Field(description=f'first training day, {UTC_TIME}')
     train_end: dt.datetime | None = Field(description=f'last training day, {UTC_TIME}')
-    validation_mae: float | None = Field(description='MAE over its last training year (or its last 60 days when it had too few for intervals), forecast as in production, °C')
+    validation_mae: Celsius | None = Field(description='MAE over its last training year (or its last 60 days when it had too few for intervals), forecast as in production, °C')
     created_at: dt.datetime
     run_id: int | None = Field(description='the job run that trained it')
 
