@@ -32,6 +32,13 @@ EXOG_FILE ?=
 RESULTS ?= $(RUNS)/backtest_results.json
 ISSUE_HOUR ?= 24
 REPLAY_RESULTS ?= $(RUNS)/replay_$(or $(SOURCE),best_match)_$(ISSUE_HOUR)h.json
+# The tuning job: the model (default: the production one), the trials, the validation period (the test period is TEST_START..TEST_END).
+MODEL ?=
+TRIALS ?= 12
+VALIDATION_START ?= 2023-01-01
+VALIDATION_END ?= 2023-12-31
+SEED ?= 0
+TUNE_RESULTS ?= $(RUNS)/tune_results.json
 # Where the servers listen, and where executed job notebooks and monitoring plots go (both git-ignored).
 HOST ?= 127.0.0.1
 API_PORT ?= 8000
@@ -43,7 +50,7 @@ JOB_PARAMS = -p latitude $(LATITUDE) -p longitude $(LONGITUDE) -p city "$(CITY)"
 	$(if $(UTC_OFFSET_SECONDS),-p utc_offset_seconds $(UTC_OFFSET_SECONDS)) $(if $(SOURCE),-p source $(SOURCE))
 
 .PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill cities backtest replay scale monitor api datasette serve
+	predict train backfill cities backtest replay tune scale monitor api datasette serve
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -88,6 +95,14 @@ replay: $(STAMP)  ## live benchmark: replay START..END (default 2024) day by day
 		-p end $(or $(END),2024-12-31) -p issue_hour $(ISSUE_HOUR) -p source $(or $(SOURCE),best_match) \
 		-p retrain_every $(RETRAIN_EVERY) -p results_path "$(REPLAY_RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
+
+tune: $(STAMP)  ## search the hyper-parameters of MODEL (default the production one) with Optuna: TRIALS on VALIDATION_START..END, checked on TEST_START..END (DATA_FILE, EXOG_FILE optional) -> TUNE_RESULTS
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill --log-output nbs/tune.ipynb $(RUNS)/tune-$(or $(MODEL),default)-$(VALIDATION_START)-$(TEST_END).ipynb \
+		-p trials $(TRIALS) -p validation_start $(VALIDATION_START) -p validation_end $(VALIDATION_END) -p test_start $(TEST_START) \
+		-p test_end $(TEST_END) -p seed $(SEED) -p results_path "$(TUNE_RESULTS)" $(if $(MODEL),-p model $(MODEL)) \
+		$(if $(DATA_FILE),-p data_file "$(DATA_FILE)") $(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
+	@cat "$(TUNE_RESULTS)"; echo
 
 cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of CITIES (a CSV) in parallel on Dask (WORKERS, SCHEDULER optional)
 	@mkdir -p $(RUNS)
