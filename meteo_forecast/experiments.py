@@ -135,20 +135,21 @@ def recorded_backtests(tracking: Tracking, last: int = 8) -> pd.DataFrame:
                                 order_by=['attributes.start_time DESC'], max_results=last)
     rows = [{'run': r.info.run_id[:8], 'started': pd.Timestamp(r.info.start_time, unit='ms', tz='UTC').floor('s'),
              'data': r.data.tags.get('data.file'), 'period': f"{r.data.params.get('test_start')}..{r.data.params.get('test_end')}",
+             'gap_hours': int(r.data.params.get('gap_hours', 0)),
              **{k.removeprefix('mae/'): v for k, v in r.data.metrics.items() if k.startswith('mae/')}} for r in runs]
     return pd.DataFrame(rows[::-1]).set_index('run') if rows else pd.DataFrame()
 
 def plot_recorded_backtests(table: pd.DataFrame, models: list[str] | None = None, ax=None):
     "Each model's MAE (°C) in each recorded backtest of `table` (from `recorded_backtests`): one marker line per model."
     if table.empty: raise ValueError("no backtest recorded yet: run nbs/backtest.ipynb (make backtest) first")
-    models = models or [c for c in table.columns if c not in ('started', 'data', 'period')]
+    models = models or [c for c in table.columns if c not in ('started', 'data', 'period', 'gap_hours')]
     ax = ax or plt.subplots(figsize=(8, 3.4))[1]
     x = range(len(table))
     for i, m in enumerate(models):
         ax.plot(x, table[m], marker='o', ls=':', lw=1, color=f'C{i % 10}', label=m)
-    labels = [f"{row.started:%Y-%m-%d %H:%M}\n{row.data}\n{row.period}" for row in table.itertuples()]
+    labels = [f"{row.started:%Y-%m-%d %H:%M}\n{row.data}\n{row.period}, gap {row.gap_hours} h" for row in table.itertuples()]
     ax.set_xticks(list(x), labels, fontsize=6)
-    ax.set(title='Backtests recorded in MLflow: MAE of each model', xlabel='recorded backtest (start, data file, test period)',
+    ax.set(title='Backtests recorded in MLflow: MAE of each model', xlabel='recorded backtest (start, data file, test period, gap)',
            ylabel='mean absolute error (°C)')
     ax.legend(fontsize=7, ncol=2, loc='upper left', bbox_to_anchor=(1.01, 1))
     return ax
