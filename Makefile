@@ -32,7 +32,7 @@ SOURCE ?=
 HISTORY_DAYS ?=
 ## RETRAIN: predict: False forecasts with the slot's champion, auto trains only if the slot was not trained on the freshest data (empty: train a candidate and offer it to the gate)
 RETRAIN ?=
-## MODEL: predict, train: the algorithm to train, e.g. persistence (empty: the city's candidates, pipeline.CANDIDATES)
+## MODEL: predict, train: the algorithm to train, e.g. persistence (empty: the city's candidates); tune: the model tuned (empty: the production one)
 MODEL ?=
 ## TRAIN_END: train: the last day to train on (default DATE - 1)
 TRAIN_END ?= $(shell date -u -d "$(DATE) - 1 day" +%F)
@@ -70,6 +70,17 @@ SCALE_CITIES ?= 50
 SCALE_YEARS ?= 10
 ## SCALE_BACKEND: scale: sqlite or postgresql
 SCALE_BACKEND ?= sqlite
+# The tuning job: MODEL (empty: the production algorithm), the trials, the validation period (the test period is TEST_START..TEST_END).
+## TRIALS: tune: the Optuna trials
+TRIALS ?= 12
+## VALIDATION_START: tune: the first day of the validation period
+VALIDATION_START ?= 2023-01-01
+## VALIDATION_END: tune: the last day of the validation period
+VALIDATION_END ?= 2023-12-31
+## SEED: tune: the seed of the search
+SEED ?= 0
+## TUNE_RESULTS: tune: where its JSON results go
+TUNE_RESULTS ?= $(RUNS)/tune_results.json
 # Where the servers listen, and where executed job notebooks, server logs and monitoring output go (git-ignored).
 ## HOST: the address the API and Datasette listen on
 HOST ?= 127.0.0.1
@@ -96,7 +107,7 @@ JOB_PARAMS = $(PLACE) $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") $(if $(UTC_
 	$(if $(SOURCE),-p source $(SOURCE)) $(if $(HISTORY_DAYS),-p history_days $(HISTORY_DAYS)) $(if $(MODEL),-p model $(MODEL))
 
 .PHONY: help setup run test test-fast lint check-clean nbdev-test pytest ingest readme constraints clean \
-	predict train backfill cities backtest replay scale monitor api datasette serve mlflow models promote rollback
+	predict train backfill cities backtest replay tune scale monitor api datasette serve mlflow models promote rollback
 
 help:  ## list the commands and the variables they take
 	@echo "Commands (make COMMAND [NAME=value ...]):"
@@ -143,6 +154,14 @@ replay: $(STAMP)  ## live benchmark: replay START..END (default 2024) day by day
 		-p end $(or $(END),2024-12-31) -p issue_hour $(ISSUE_HOUR) -p source $(or $(SOURCE),best_match) \
 		-p retrain_every $(RETRAIN_EVERY) -p results_path "$(REPLAY_RESULTS)" $(if $(DATA_FILE),-p data_file "$(DATA_FILE)") \
 		$(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
+
+tune: $(STAMP)  ## search the hyper-parameters of MODEL (default the production one) with Optuna: TRIALS on VALIDATION_START..END, checked on TEST_START..END (DATA_FILE, EXOG_FILE optional) -> TUNE_RESULTS
+	@mkdir -p $(RUNS)
+	$(BIN)/papermill --log-output nbs/tune.ipynb $(RUNS)/tune-$(or $(MODEL),default)-$(VALIDATION_START)-$(TEST_END).ipynb \
+		-p trials $(TRIALS) -p validation_start $(VALIDATION_START) -p validation_end $(VALIDATION_END) -p test_start $(TEST_START) \
+		-p test_end $(TEST_END) -p seed $(SEED) -p results_path "$(TUNE_RESULTS)" $(if $(MODEL),-p model $(MODEL)) \
+		$(if $(DATA_FILE),-p data_file "$(DATA_FILE)") $(if $(EXOG_FILE),-p exog_file "$(EXOG_FILE)")
+	@cat "$(TUNE_RESULTS)"; echo
 
 cities: $(STAMP)  ## forecast DATE (default tomorrow) .. END for every city of CITIES (a CSV) in parallel on Dask (WORKERS, SCHEDULER, DEADLINE_HOURS optional)
 	@mkdir -p $(RUNS)

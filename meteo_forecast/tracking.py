@@ -165,7 +165,8 @@ def experiment(self: Tracking, name: str) -> str:
 EXPERIMENTS = {'jobs': 'meteo_forecast/training',     # every training of the predict, train, backfill and cities jobs
                'backtest': 'meteo_forecast/backtest', # each model of a backtest
                'replay': 'meteo_forecast/replay',     # each live replay
-               'tuning': 'meteo_forecast/tuning'}     # each tuning job, its trials as child runs
+               'tuning': 'meteo_forecast/tuning',     # each tuning job, its trials as child runs
+               'notebooks': 'meteo_forecast/notebooks'}   # the comparisons of the experiment notebooks
 
 # %% ../nbs/11a_tracking.ipynb #916c14ec
 def flat_metrics(values: dict, prefix: str = '') -> dict[str, float]:
@@ -216,6 +217,7 @@ class RunLog:
     def __init__(self, tracking: Tracking, run_id: str, folder: Path):
         self.tracking, self.run_id, self.folder = tracking, run_id, folder
         self._params, self._metrics, self._tags, self._files = {}, {}, {}, []
+        self._series: list[Metric] = []
 
     def params(self, values: dict) -> RunLog:
         "Record parameters (nested dicts flattened, values as text)."
@@ -225,6 +227,12 @@ class RunLog:
     def metrics(self, values: dict, prefix: str = '') -> RunLog:
         "Record metrics (nested scores flattened by `flat_metrics`)."
         self._metrics.update(flat_metrics(values, prefix))
+        return self
+
+    def series(self, name: str, values) -> RunLog:
+        "Record a metric's successive values (steps 0, 1, …: MLflow draws them as a curve), e.g. an error month by month."
+        now = int(time.time() * 1000)
+        self._series += [Metric(name, float(v), now, step) for step, v in enumerate(values) if v is not None and math.isfinite(v)]
         return self
 
     def tags(self, values: dict) -> RunLog:
@@ -251,10 +259,10 @@ class RunLog:
     def flush(self) -> None:
         "Send what was recorded: one batch of parameters, metrics and tags, then the files."
         now = int(time.time() * 1000)
-        self.tracking.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self._metrics.items()],
+        self.tracking.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in self._metrics.items()] + self._series,
                                 params=[RunParam(k, v) for k, v in self._params.items()],
                                 tags=[RunTag(k, v) for k, v in self._tags.items()])
-        self._params, self._metrics, self._tags = {}, {}, {}
+        self._params, self._metrics, self._tags, self._series = {}, {}, {}, []
         if any(self.folder.iterdir()): self.tracking.log_artifacts(self.run_id, str(self.folder))
 
 # %% ../nbs/11a_tracking.ipynb #7f752eaf

@@ -4,6 +4,7 @@ The test runs it on a week only: the full benchmark (a year, several minutes) is
 """
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from meteo_forecast.config import HOURLY_VARIABLES, sample_path
+from meteo_forecast.tracking import EXPERIMENTS, Tracking, sha256_file
 
 pytestmark = pytest.mark.integration
 
@@ -22,12 +24,12 @@ REQUIRED = {'persistence', 'climatology', 'arima', 'sarima', 'sarimax'}
 ML = {'ridge', 'random_forest', 'xgboost', 'two_stage'}
 
 
-def run_job(tmp_path, **params) -> dict:
+def run_job(tmp_path, env=None, **params) -> dict:
     out = tmp_path / 'results.json'
     args = [sys.executable, '-m', 'papermill', str(NB), str(tmp_path / 'out.ipynb'), '--cwd', str(tmp_path),
             '-p', 'results_path', str(out)]
     for k, v in params.items(): args += ['-p', k, str(v)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -92,6 +94,32 @@ def test_a_saved_json_response_of_the_archive_api(tmp_path, archive):
     js = run_job(tmp_path, data_file=saved, test_start='2024-03-01', test_end='2024-03-03', models='persistence,climatology,sarimax,two_stage')
     check_schema(js, '2024-03-01', '2024-03-03', 3)
     assert not [k for k, m in js['models'].items() if 'note' in m or 'error' in m]   # sarimax and two_stage had their weather
+
+
+def test_every_model_is_an_mlflow_run_under_one_run_of_the_backtest(tmp_path):
+    "A few days, three models: one parent run, one child run per model with its parameters and metrics, the data named."
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    data = sample_path('centre-france_2024-2025_export.csv')
+    js = run_job(tmp_path, env={'MLFLOW_TRACKING_URI': uri}, data_file=data, test_start='2025-03-01', test_end='2025-03-03',
+                 models='persistence,climatology,ridge')
+    tracking = Tracking(uri)
+    runs = tracking.search_runs([tracking.experiment(EXPERIMENTS['backtest'])])
+    parents = [r for r in runs if 'mlflow.parentRunId' not in r.data.tags]
+    assert len(parents) == 1 and len(runs) == 4
+    parent = parents[0]
+    children = {r.info.run_name: r for r in runs if r.data.tags.get('mlflow.parentRunId') == parent.info.run_id}
+    assert set(children) == {'persistence', 'climatology', 'ridge'}
+    for name, run in children.items():
+        assert run.info.status == 'FINISHED'
+        m = run.data.metrics
+        assert m['mae'] == pytest.approx(js['models'][name]['mae']) and m['rmse'] == pytest.approx(js['models'][name]['rmse'])
+        assert m['mae_21h'] == pytest.approx(js['models'][name]['mae_by_slot'][-1])
+        assert {'bias', 'fit_seconds', 'predict_seconds', 'mae_MAM'} <= set(m), name
+        assert (run.data.params['model'], run.data.params['test_start'], run.data.params['test_end']) == (name, '2025-03-01', '2025-03-03')
+        assert (run.data.tags['data.file'], run.data.tags['data.sha256']) == (data.name, sha256_file(data))
+    assert parent.data.tags['best'] == js['best']
+    assert parent.data.metrics[f"mae/{js['best']}"] == pytest.approx(js['models'][js['best']]['mae'])
+    assert {a.path for a in tracking.list_artifacts(parent.info.run_id)} == {'results.json', 'tables'}
 
 
 def test_bad_parameters_fail_with_a_clear_message(tmp_path):

@@ -69,6 +69,17 @@ def test_the_combination_learns_its_weights_from_the_training_days_only(paris, g
     noisy = CombinationForecaster(gap).fit(noisy_after(paris, '2023-01-01'), days)
     assert clean.names_ == noisy.names_ and np.allclose(clean.weights_, noisy.weights_)
     pd.testing.assert_frame_equal(clean.predict(paris, DAYS), noisy.predict(paris, DAYS))
+@pytest.mark.parametrize('params', [None, {'max_depth': 2, 'n_estimators': 100, 'learning_rate': 0.1}])
+def test_the_tuning_forecasts_use_only_data_before_each_origin(paris, params):
+    "A trial's validation forecasts (two refits, the shared design of the trials) do not change when the data from a day's origin on is noise."
+    from meteo_forecast.tuning import build, evaluate, refits
+    recent = History(paris.hourly.loc['2021-01-01':])   # three years before the days: a quicker fit, weather on every day
+    days, day = pd.date_range('2023-03-30', '2023-04-02', freq='D', tz='UTC'), '2023-04-01'
+    noisy = noisy_after(recent, day)
+    clean = evaluate(recent, refits(recent, days), lambda: build('two_stage', params), reuse=True)
+    peeked = evaluate(noisy, refits(noisy, days), lambda: build('two_stage', params), reuse=True)
+    pd.testing.assert_frame_equal(peeked.loc[:day], clean.loc[:day])
+    assert not np.allclose(peeked.loc['2023-04-02'], clean.loc['2023-04-02'])   # the next day sees the noise: the check can fail
 
 
 def test_the_leakage_check_catches_a_leak(paris):

@@ -1,6 +1,7 @@
 """Live forecasts from fresh data: the archive as it is at an instant, jobs issued then, several days ahead, the replay benchmark."""
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from meteo_forecast.ingest import ingest_until
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.openmeteo import ArchiveClient, OpenMeteoError
 from meteo_forecast.standin import ArchiveStandIn
+from meteo_forecast.tracking import EXPERIMENTS, Tracking
 
 from conftest import PARIS_MULTI, PARIS_T, ROOT
 
@@ -95,10 +97,15 @@ def test_the_replay_benchmark_on_a_few_days(tmp_path):
             '-p', 'data_file', str(sample_path(PARIS_T)), '-p', 'exog_file', str(sample_path(PARIS_MULTI)),
             '-p', 'start', '2024-06-10', '-p', 'end', '2024-06-12', '-p', 'issue_hour', '18', '-p', 'source', 'best_match',
             '-p', 'retrain_every', '7', '-p', 'results_path', str(out), '-p', 'history_days', '400']
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, 'MLFLOW_TRACKING_URI': uri})
     assert done.returncode == 0, done.stderr[-3000:]
     js = json.loads(out.read_text())
     assert set(js) == {'start', 'end', 'n_days', 'issue_hour', 'source', 'mae', 'rmse', 'bias', 'mean_gap_hours', 'seconds'}
+    tracking = Tracking(uri)   # recorded in MLflow too: one run, its parameters, scores and data
+    (run,) = tracking.search_runs([tracking.experiment(EXPERIMENTS['replay'])])
+    assert run.data.metrics['mae'] == pytest.approx(js['mae']) and run.data.metrics['mean_gap_hours'] == 6.0
+    assert (run.data.params['issue_hour'], run.data.params['history_days'], run.data.tags['exog.file']) == ('18', '400', PARIS_MULTI)
     assert (js['start'], js['end'], js['n_days'], js['issue_hour'], js['source'], js['mean_gap_hours']) == \
         ('2024-06-10', '2024-06-12', 3, 18, 'best_match', 6.0)
     assert 0 < js['mae'] < 4 and js['rmse'] >= js['mae'] and js['seconds'] > 0

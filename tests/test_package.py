@@ -14,7 +14,7 @@ from meteo_forecast._modidx import d as MODIDX
 
 EXPERIMENTS = ['meteo_forecast.eda', 'meteo_forecast.statistical', 'meteo_forecast.ml', 'meteo_forecast.backtest',
                'meteo_forecast.interpretation', 'meteo_forecast.replay', 'meteo_forecast.interval_baselines',
-               'meteo_forecast.accuracy']
+               'meteo_forecast.accuracy', 'meteo_forecast.experiments', 'meteo_forecast.tuning', 'optuna']
 HEAVY = ['statsmodels', 'fastapi', 'sklearn', 'xgboost']
 pytestmark = pytest.mark.timeout(180)
 
