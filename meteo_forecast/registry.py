@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import tempfile
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,8 @@ def save_model(model: Forecaster, folder: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / FORECASTER_FILE
         joblib.dump(model, path)
-        with _quiet('mlflow.pyfunc'):   # "serialized with CloudPickle": the class is imported from this package, not pickled
+        with _quiet('mlflow.pyfunc'), warnings.catch_warnings():   # "serialized with CloudPickle": the class is imported
+            warnings.simplefilter('ignore')                          # from this package, not pickled; no input example needed
             mlflow.pyfunc.save_model(folder, python_model=ForecasterModel(), artifacts={'forecaster': str(path)},
                                      signature=SIGNATURE, pip_requirements=[f'meteo_forecast=={__version__}'])
         return sha256_file(path)

@@ -16,6 +16,11 @@ from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.pgserver import LocalPostgreSQL, postgresql_bin
 from meteo_forecast.standin import ArchiveStandIn
 
+# The plumbing tests train the production algorithm alone, for speed and the same model on every run; each city's choice
+# among the candidate set (pipeline.CANDIDATES) is tested on its own in tests/test_lifecycle.py.
+os.environ.setdefault('METEO_FORECAST_CANDIDATES', 'two_stage')
+
+
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     "Under pytest-xdist (`make pytest` runs two workers), the tests of one expensive database share a worker, so it is built once."

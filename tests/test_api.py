@@ -207,7 +207,7 @@ def test_version_is_a_json_string(api, monkeypatch):
 
 def test_openapi_documents_every_endpoint_with_examples(api):
     spec = api.get('/openapi.json').json()
-    assert set(spec['paths']) == {'/health', '/models', '/models/{model_id}', '/observations', '/predictions',
+    assert set(spec['paths']) == {'/health', '/models', '/models/transitions', '/models/{model_id}', '/observations', '/predictions',
                                   '/predictions/observed', '/version'}
     assert 'APP_VERSION' in spec['paths']['/version']['get']['description'] and 'APP_VERSION' in spec['info']['description']
     assert spec['paths']['/version']['get']['responses']['200']['content']['application/json']['schema'] == {'type': 'string', 'title': 'Response Get Version Version Get'}

@@ -64,7 +64,7 @@ def test_index_shows_title_description_source_and_licence(explorer):
 def test_database_page_lists_tables_and_canned_queries(explorer):
     page = rows(explorer('/meteo.json'))
     assert {t['name'] for t in page['tables'] if not t['hidden']} == \
-        {'locations', 'observations', 'observations_3h', 'models', 'predictions', 'runs'}
+        {'locations', 'observations', 'observations_3h', 'models', 'predictions', 'runs', 'model_transitions'}
     assert {q['name'] for q in page['queries']} == {'forecast_vs_observed', 'model_comparison', 'last_runs'}
 
 

@@ -7,10 +7,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def instructions():
-    "(instruction, argument) pairs of the Dockerfile, continuation lines joined."
+def instructions(stage: str = 'app'):
+    "(instruction, argument) pairs of one stage of the Dockerfile (the image's: `app`, the last), continuation lines joined."
     text = re.sub(r'\\\n\s*', ' ', (ROOT / 'Dockerfile').read_text())
-    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
+    pairs = [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
+    starts = [i for i, (k, a) in enumerate(pairs) if k == 'FROM'] + [len(pairs)]
+    stages = {pairs[i][1].split(' AS ')[-1]: pairs[i:j] for i, j in zip(starts, starts[1:])}
+    assert list(stages)[-1] == 'app', "the application's stage comes last: a plain docker build makes its image"
+    return stages[stage]
 
 
 def image_cmd() -> list[str]:
@@ -55,3 +59,13 @@ def test_commit_id_build_argument_becomes_app_version_and_nothing_secret_is_bake
 def test_the_image_serves_the_api_and_checks_its_health():
     assert image_cmd()[:2] == ['uvicorn', 'api.main:app']
     assert 'http://127.0.0.1:8000/health' in ' '.join(healthcheck_cmd())
+
+
+def test_the_mlflow_server_stage_serves_the_full_mlflow_with_a_postgresql_driver():
+    ins = instructions('mlflow-server')
+    install = next(a for k, a in ins if k == 'RUN' and 'pip install' in a)
+    assert 'mlflow==3.17.2' in install and 'psycopg[binary]' in install and '-c constraints.txt' in install
+    assert [a for k, a in ins if k == 'USER'][-1] == 'mlflow'
+    command = ' '.join(json.loads(next(a for k, a in ins if k == 'CMD')))
+    assert 'mlflow server' in command and '--serve-artifacts' in command and 'MLFLOW_BACKEND_STORE_URI' in command
+    assert 'http://127.0.0.1:5000/health' in next(a for k, a in ins if k == 'HEALTHCHECK')

@@ -12,7 +12,7 @@ import pytest
 
 from meteo_forecast.config import sample_path
 from meteo_forecast.schema import connect
-from meteo_forecast.jobs import predict_job
+from meteo_forecast.jobs import job_tracking, predict_job
 from meteo_forecast.registry import load_version
 from meteo_forecast.tracking import Tracking
 from meteo_forecast.openmeteo import ArchiveClient, read_export
@@ -149,7 +149,7 @@ def refuse_inserts(db, table: str) -> None:
 
 def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(tmp_path, database_url):
     """Each step's writes are one transaction: a failure at the last step keeps the observations and the model of the
-    earlier steps (good data), writes no forecast; a failure while registering a model leaves no model file."""
+    earlier steps (good data), writes no forecast; a failure while recording a model gives it no role: the champion serves."""
     db = connect(database_url)
     kw = dict(data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'r')
     predict_job('2024-06-10', **kw)
@@ -161,7 +161,9 @@ def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(
     after = dump(db)
     assert after['predictions'] == before['predictions']                      # the store step wrote nothing
     assert len(after['models']) == len(before['models']) + 1                  # the train step's model is kept ...
-    assert sorted(os.listdir(tmp_path / 'r')) == sorted(Path(m[10]).name for m in after['models'])   # ... with its file
+    tracking = job_tracking(database_url, tmp_path / 'r')
+    rows = db.query('SELECT * FROM models ORDER BY id')
+    assert [int(tracking.get_model_version(r['mlflow_model'], str(r['mlflow_version'])).version) for r in rows] == [1, 2]   # ... in MLflow
     job, status, step, error = last_run(db)
     assert (job, status, step) == ('predict', 'failed', 'store') and 'disk is full' in error
     steps = json.loads(db.execute('SELECT steps FROM runs ORDER BY id DESC').scalar())
@@ -171,11 +173,12 @@ def test_a_failed_step_writes_nothing_and_a_model_file_exists_only_with_its_row(
     with pytest.raises(Exception, match='disk is full'):
         predict_job('2024-06-12', **kw)
     assert last_run(db)[:3] == ('predict', 'failed', 'train')
-    assert sorted(os.listdir(tmp_path / 'r')) == sorted(Path(m[10]).name for m in dump(db)['models'])
+    champion = db.query("SELECT mlflow_model, mlflow_version FROM models WHERE role = 'champion'")[0]
+    assert tracking.get_registered_model(champion['mlflow_model']).aliases == {'champion': champion['mlflow_version']}
 
 
 def test_retrain_false_without_a_model_says_what_to_do(tmp_path):
-    with pytest.raises(LookupError, match="no registered '.+' model of Paris trained for a gap of 0 h"):
+    with pytest.raises(LookupError, match="no champion in the slot paris_48.8566_2.3522_gap0h of Paris that may forecast 2024-06-10"):
         predict_job('2024-06-10', data_file=sample_path(PARIS_MULTI), retrain=False, db=tmp_path / 'm.db', registry=tmp_path / 'r')
     db = connect(tmp_path / 'm.db')
     assert last_run(db)[:3] == ('predict', 'failed', 'model')

@@ -9,7 +9,7 @@ import pytest
 
 from meteo_forecast.cities import City, city_backfill
 from meteo_forecast.config import PARIS, sample_path
-from meteo_forecast.db import connect
+from meteo_forecast.schema import connect
 from meteo_forecast.jobs import predict_job
 from meteo_forecast.openmeteo import ArchiveClient
 
