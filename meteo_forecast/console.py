@@ -58,40 +58,53 @@ def _place(db, location_id: int) -> str:
     return f"{p['name']} ({p['latitude']}, {p['longitude']})"
 
 def _model(db, model_id: int) -> dict:
-    m = db.query('SELECT id, name, train_start, train_end, metrics, artifact_path FROM models WHERE id = :id', {'id': model_id})[0]
+    m = db.query('SELECT id, name, role, train_start, train_end, metrics, artifact_path, mlflow_model, mlflow_version, mlflow_run_id '
+                 'FROM models WHERE id = :id', {'id': model_id})[0]
     return {**m, 'metrics': json.loads(m['metrics'] or '{}')}
 
 def _model_line(m: dict, how: str, gap_hours: int) -> str:
     mae = (m['metrics'].get('validation') or {}).get('mae')
-    line = (f"{m['name']} model {m['id']}, {how} on {m['train_start'][:10]} to {m['train_end'][:10]} for a {gap_hours} h data gap, "
-            f"validation MAE {mae:.2f} °C")
+    version = f"{m['mlflow_model']} version {m['mlflow_version']}, {m['role'] or 'no role'}" if m['mlflow_model'] else 'not in MLflow'
+    line = (f"{m['name']} model {m['id']} ({version}), {how} on {m['train_start'][:10]} to {m['train_end'][:10]} "
+            f"for a {gap_hours} h data gap, validation MAE {mae:.2f} °C")
     return line if m['metrics'].get('intervals') else f"{line}; {intervals_note(m['id'], m['metrics'])}"
+
+def _candidates_line(m: dict) -> list[str]:
+    "The candidates the model was chosen among, with their validation MAEs (nothing when it was trained alone)."
+    scores = m['metrics'].get('candidates') or {}
+    return [f"  chosen among {len(scores)} candidates by validation MAE: "
+            + ', '.join(f'{name} {mae:.2f} °C' for name, mae in scores.items())] if len(scores) > 1 else []
 
 def predict_summary(result: dict, db=None) -> str:
     "What `jobs.predict_job` did (its `result`), in a few lines: the place, the day(s), each slot's forecast and 80 % interval, the model(s), where they are stored."
     with job_database(db) as database:
         place, where = _place(database, result['location_id']), display_url(database.url)
-        models = {d['model_id']: _model(database, d['model_id']) for d in result['days']}
+        models = {i: _model(database, i) for d in result['days'] for i in (d['model_id'], d['shadow_model_id']) if i}
     days, fc = [d['day'] for d in result['days']], result['forecast']
     period = f'{days[0]}' + (f' to {days[-1]}' if len(days) > 1 else '')
     lines = [f"Forecast of {period} for {place}, from the data up to {result['data_until']:%Y-%m-%d %H:%M} UTC:", *slot_lines(fc)]
     for d in result['days']:
         lead = 'Model: ' if len(days) == 1 else f"Model of {d['day']}: "
         lines.append(lead + _model_line(models[d['model_id']], 'trained now' if d['trained'] else 'reused, trained', d['gap_hours']))
+        if d['trained']: lines += _candidates_line(models[d['model_id']])
+        if d['shadow_model_id']: lines.append('  in shadow: ' + _model_line(models[d['shadow_model_id']], 'trained', d['gap_hours']))
     city = place.rsplit(' (', 1)[0]
     lines.append(f"Stored: {len(fc)} forecasts in {where}, run {result['run_id']} (the API: GET /predictions?date={days[0]}&city={quote(city)})")
     return '\n'.join(lines)
 
 # %% ../nbs/12a_console.ipynb #a7c01012
 def train_summary(result: dict, db=None) -> str:
-    "What `jobs.train_job` did (its `result`), in a few lines: the place, the model and its validation, where it is stored."
+    "What `jobs.train_job` did (its `result`), in a few lines: the place, the model, its validation and candidates, the role the gate gave it, where it is stored."
     with job_database(db) as database:
         place, where, m = _place(database, result['location_id']), display_url(database.url), _model(database, result['model_id'])
     v = m['metrics'].get('validation') or {}
+    role = result['role'] or "none: a past day's model, it forecasts that day only"
     return '\n'.join([f"Trained for {place}: " + _model_line(m, 'trained', result['gap_hours']),
                       f"  validated on {v['start'][:10]} to {v['end'][:10]}: MAE {v['mae']:.2f} °C, RMSE {v['rmse']:.2f} °C, "
-                      f"bias {v['bias']:+.2f} °C",
-                      f"Stored: model {m['id']} in {where}, run {result['run_id']}; its file {m['artifact_path']}"])
+                      f"bias {v['bias']:+.2f} °C", *_candidates_line(m),
+                      f"Role: {role}" + (f" ({result['gate']})" if result['gate'] else ''),
+                      f"Stored: model {m['id']} in {where}, run {result['run_id']}; MLflow run {m['mlflow_run_id']}, "
+                      f"models:/{m['mlflow_model']}/{m['mlflow_version']}"])
 
 # %% ../nbs/12a_console.ipynb #a7c01016
 def failure_line(job: str, exc: BaseException) -> str:
