@@ -62,9 +62,9 @@ def _model(db, model_id: int) -> dict:
                  'FROM models WHERE id = :id', {'id': model_id})[0]
     return {**m, 'metrics': json.loads(m['metrics'] or '{}')}
 
-def _model_line(m: dict, how: str, gap_hours: int) -> str:
+def _model_line(m: dict, how: str, gap_hours: int, role: str | None = None) -> str:
     mae = (m['metrics'].get('validation') or {}).get('mae')
-    version = f"{m['mlflow_model']} version {m['mlflow_version']}, {m['role'] or 'no role'}" if m['mlflow_model'] else 'not in MLflow'
+    version = f"{m['mlflow_model']} version {m['mlflow_version']}, {role or m['role']}" if m['mlflow_model'] else 'not in MLflow'
     line = (f"{m['name']} model {m['id']} ({version}), {how} on {m['train_start'][:10]} to {m['train_end'][:10]} "
             f"for a {gap_hours} h data gap, validation MAE {mae:.2f} °C")
     return line if m['metrics'].get('intervals') else f"{line}; {intervals_note(m['id'], m['metrics'])}"
@@ -85,7 +85,10 @@ def predict_summary(result: dict, db=None) -> str:
     lines = [f"Forecast of {period} for {place}, from the data up to {result['data_until']:%Y-%m-%d %H:%M} UTC:", *slot_lines(fc)]
     for d in result['days']:
         lead = 'Model: ' if len(days) == 1 else f"Model of {d['day']}: "
-        lines.append(lead + _model_line(models[d['model_id']], 'trained now' if d['trained'] else 'reused, trained', d['gap_hours']))
+        m = models[d['model_id']]
+        past = d['trained'] and m['role'] == 'retired'   # trained for a day before the champion's data: it takes no role
+        lines.append(lead + _model_line(m, 'trained now' if d['trained'] else 'reused, trained', d['gap_hours'],
+                                        "no role: a past day's model, for this day only" if past else None))
         if d['trained']: lines += _candidates_line(models[d['model_id']])
         if d['shadow_model_id']: lines.append('  in shadow: ' + _model_line(models[d['shadow_model_id']], 'trained', d['gap_hours']))
     city = place.rsplit(' (', 1)[0]

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'NEAR_DEGREES', 'Terminated', 'reap_abandoned', 'heartbeat',
            'terminated_on_signals', 'Run', 'job_tracking', 'job_tags', 'place_name', 'file_grid', 'job_location',
-           'backfill_range', 'job_database', 'bring_observations', 'load_history', 'observe', 'candidates_for',
-           'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
+           'backfill_range', 'job_database', 'data_path', 'bring_observations', 'load_history', 'observe',
+           'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
@@ -219,12 +219,17 @@ def job_database(db=None) -> Iterator[Database]:
     finally: database.close()
 
 # %% ../nbs/12_jobs.ipynb #5d59b4d9
+def data_path(data_file: str | Path | None) -> Path | None:
+    "A job's data file as a path (None without one): a clear error, before anything is done, when it does not exist."
+    if not data_file: return None
+    if not Path(data_file).exists(): raise FileNotFoundError(f"data file {data_file} does not exist")
+    return Path(data_file)
+
 def bring_observations(db: Database, location: Location, day: dt.date, data_file: Path | None = None,
                        history_days: int = HISTORY_DAYS, client: ArchiveClient | None = None,
                        utc_offset_seconds: int | str | None = None, timezone: str | None = None) -> dict:
     "Store the observations of `location` before `day`: from `data_file` if given, else from the archive API."
-    if data_file:
-        if not Path(data_file).exists(): raise FileNotFoundError(f"data file {data_file} does not exist")
+    if data_file := data_path(data_file):
         return import_file(db, data_file, location, until=day, utc_offset_seconds=utc_offset_seconds, timezone=timezone)
     return ingest_until(db, location, day, history_days=history_days, client=client, progress=False)
 
@@ -349,8 +354,9 @@ def predict_job(date: str | dt.date | None = None, latitude: float | None = None
             first = job_day(date) if date else dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
             n = _count(days, 'days', 1, MAX_DAYS)
             targets = [first + dt.timedelta(days=k) for k in range(n)]
+            data_file = data_path(data_file)
             location, mode = job_location(latitude, longitude, city, data_file), _retrain_mode(retrain)
-            model, data_file = model and make_model(model).name, Path(data_file) if data_file else None
+            model = model and make_model(model).name
             client = client or (None if data_file else archive_client(database, source))
             context = _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, first, data_file, history_days, client,
@@ -382,8 +388,8 @@ def train_job(train_end: str | dt.date | None = None, latitude: float | None = N
     with job_database(db) as database, Run(database, 'train', params) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             end = job_day(train_end, 'train_end') if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+            data_file, gap_hours = data_path(data_file), None if gap_hours is None else int(gap_hours)
             location, day = job_location(latitude, longitude, city, data_file), end + dt.timedelta(days=1)
-            data_file, gap_hours = Path(data_file) if data_file else None, None if gap_hours is None else int(gap_hours)
             client = client or (None if data_file else archive_client(database, source))
             model, context = model and make_model(model).name, _data_context(data_file, source, history_days)
         loc_id, history, gap = observe(run, database, location, day, data_file, history_days, client, gap_hours,

@@ -17,7 +17,7 @@ from .config import day_start, iso
 from .db import Database
 from .gate import Decision, gate
 from .models import Forecaster, History
-from .pipeline import train_model
+from .pipeline import candidate_algorithms, train_model
 from .registry import (CHALLENGER, CHAMPION, Slot, load_version, move, reconcile, record_model,
                                      register_version, save_model, slot_models)
 from .tracking import EXPERIMENTS, Tracking, mlflow_run
@@ -25,8 +25,8 @@ from .tracking import EXPERIMENTS, Tracking, mlflow_run
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'freshest_train_end', 'Candidate', 'train_candidate', 'train_candidates', 'Offer', 'offer', 'usable', 'serving',
-           'newest_training']
+__all__ = ['log', 'freshest_train_end', 'Candidate', 'train_candidate', 'train_candidates', 'production_choice', 'Offer', 'offer',
+           'usable', 'serving', 'newest_training']
 
 # %% ../nbs/11d_lifecycle.ipynb #10ed0212
 def freshest_train_end(day: dt.date, gap_hours: int) -> pd.Timestamp:
@@ -70,6 +70,16 @@ def train_candidates(tracking: Tracking, history: History, train_end: pd.Timesta
     log.info("candidates for gap %d h: %s; best %s", gap_hours,
              ', '.join(f"{c.algorithm} {c.metrics['validation']['mae']:.3f}" for c in done), best.algorithm)
     return best, done
+
+# %% ../nbs/11d_lifecycle.ipynb #5e1c0a01
+def production_choice(history: History, day: dt.date, gap_hours: int = 0, algorithms: list[str] | None = None) -> tuple[str, dict]:
+    """The algorithm a job would deploy on a new slot to forecast `day` (and what follows): of `algorithms` (default the
+    jobs' candidate set), the lowest validation MAE, each trained as the jobs train it; with the MAEs."""
+    algorithms = algorithms or candidate_algorithms()
+    if len(algorithms) == 1: return algorithms[0], {}
+    end = freshest_train_end(day, gap_hours)
+    maes = {a: train_model(history, end, algorithm=a, gap_hours=gap_hours)[1]['validation']['mae'] for a in algorithms}
+    return min(maes, key=maes.get), maes
 
 # %% ../nbs/11d_lifecycle.ipynb #4bf6a567
 @dataclass

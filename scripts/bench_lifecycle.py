@@ -8,8 +8,10 @@ store, registry), as an operator would:
 then checks that the default model is still the champion, that the day is served by it, and prints the gate's figures.
 
 With --overhead it also times what MLflow adds to a daily predict job, in process: importing MLflow after what the job
-imports anyway, and every call to the store, logging the model and loading it back (the job itself: predict_job with
-its default ten years, one training).
+imports anyway, and every call to the store, logging the models and loading them back (the job itself: predict_job with
+its default ten years), for the job that chooses among the whole candidate set (a slot's first, then weekly) and the
+next day's (the champion's algorithm alone); once with two_stage as the only candidate (the job before the candidate
+set), once with the default set.
 
     .venv/bin/python scripts/bench_lifecycle.py [--overhead] [--files paris_2014-2024_temperature_2m.csv ...]
 """
@@ -65,8 +67,9 @@ def lifecycle(name: str, day: str) -> dict:
                                           and served == {models[0]['name']}}
 
 
-def overhead(name: str = 'paris_2014-2024_temperature_2m.csv', day: str = '2025-01-01') -> dict:
-    "Seconds MLflow adds to a daily predict job (ten years, one training), measured in a fresh interpreter."
+def overhead(name: str = 'paris_2014-2024_temperature_2m.csv', day: str = '2025-01-01', candidates: str | None = None) -> dict:
+    """Seconds MLflow adds to a daily predict job (ten years), measured in a fresh interpreter: the slot's first job (the
+    whole candidate set) and the next one (the champion's algorithm only); `candidates` sets METEO_FORECAST_CANDIDATES."""
     code = f'''
 import json, time, tempfile, contextlib
 from pathlib import Path
@@ -106,7 +109,8 @@ with tempfile.TemporaryDirectory() as tmp:
         runs.append({{'job_seconds': time.perf_counter() - t0, **spent}})
 print(json.dumps({{'imports_before_mlflow': base, 'mlflow_import': mlflow_import, 'first': runs[0], 'daily': runs[1]}}))
 '''
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', **({'METEO_FORECAST_CANDIDATES': candidates} if candidates else {})}
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, env=env)
     if out.returncode: raise SystemExit(out.stderr[-3000:])
     m = json.loads(out.stdout.strip().splitlines()[-1])
     for run in (m['first'], m['daily']):   # each daily job is a new process: it imports MLflow once
@@ -122,4 +126,6 @@ if __name__ == '__main__':
     args = parser.parse_args()
     for name in args.files:
         print(json.dumps(lifecycle(name, FILES[name])), flush=True)
-    if args.overhead: print(json.dumps({'overhead': overhead()}), flush=True)
+    if args.overhead:   # the daily job before the candidate set (two_stage alone) and with it
+        print(json.dumps({'overhead': overhead(candidates='two_stage'), 'candidates': 'two_stage'}), flush=True)
+        print(json.dumps({'overhead': overhead(), 'candidates': 'default'}), flush=True)

@@ -35,7 +35,7 @@ def run_job(tmp_path, env=None, **params) -> dict:
 
 
 def check_schema(js, start, end, n_days):
-    assert set(js) == {'test_start', 'test_end', 'n_days', 'models', 'best'}
+    assert set(js) == {'test_start', 'test_end', 'n_days', 'models', 'best', 'production'}
     assert (js['test_start'], js['test_end'], js['n_days']) == (start, end, n_days)
     assert js['best'] in js['models']
     for name, m in js['models'].items():
@@ -63,8 +63,10 @@ def test_help_lists_the_documented_parameters():
 
 def test_a_week_of_an_untouched_export_file(tmp_path):
     "The centre-of-France download (2024-2025, with some weather): a week of 2025, every model trained on 2024."
-    js = run_job(tmp_path, data_file=sample_path('centre-france_2024-2025_export.csv'), test_start='2025-03-01', test_end='2025-03-07')
+    js = run_job(tmp_path, data_file=sample_path('centre-france_2024-2025_export.csv'), test_start='2025-03-01', test_end='2025-03-07',
+                 env={'METEO_FORECAST_CANDIDATES': 'persistence,ridge'})
     check_schema(js, '2025-03-01', '2025-03-07', 7)
+    assert js['production'] == 'ridge'   # what the jobs would deploy: the candidate with the lower validation MAE before March
     assert REQUIRED | ML <= set(js['models'])
     assert not [k for k, m in js['models'].items() if 'error' in m]
     assert js['models']['persistence']['mae'] > 0
