@@ -281,8 +281,9 @@ def slot_status(db: Database, slot: Slot) -> pd.DataFrame:
 
 def transitions(db: Database, slot: Slot) -> pd.DataFrame:
     "Every move of the slot's aliases, oldest first."
-    return db.frame('SELECT at, action, role, from_version, to_version, actor, reason FROM model_transitions '
-                    'WHERE location_id = :loc AND slot = :name ORDER BY id', {'loc': slot.location_id, 'name': slot.name})
+    moves = db.frame('SELECT at, action, role, from_version, to_version, actor, reason FROM model_transitions '
+                     'WHERE location_id = :loc AND slot = :name ORDER BY id', {'loc': slot.location_id, 'name': slot.name})
+    return moves.astype({'from_version': 'Int64', 'to_version': 'Int64'})   # versions stay integers beside the empty ones
 
 # %% ../nbs/11b_registry.ipynb #bfee7ea7
 def model_cli(argv: list[str] | None = None) -> None:

@@ -67,7 +67,7 @@ def lifecycle(name: str, day: str) -> dict:
                                           and served == {models[0]['name']}}
 
 
-def overhead(name: str = 'paris_2014-2024_temperature_2m.csv', day: str = '2025-01-01', candidates: str | None = None) -> dict:
+def overhead(name: str = 'paris_2014-2024_temperature_2m.csv', day: str = '2024-12-31', candidates: str | None = None) -> dict:
     """Seconds MLflow adds to a daily predict job (ten years), measured in a fresh interpreter: the slot's first job (the
     whole candidate set) and the next one (the champion's algorithm only); `candidates` sets METEO_FORECAST_CANDIDATES."""
     code = f'''
@@ -102,10 +102,11 @@ lifecycle.save_model = registry.save_model
 registry.download_artifacts = timed(registry.download_artifacts, 'load')
 runs = []
 with tempfile.TemporaryDirectory() as tmp:
-    for k in range(2):   # the first job creates the store; the second is a day like the others
+    for d in (pandas.Timestamp({day!r}) - pandas.Timedelta(days=1), pandas.Timestamp({day!r})):
+        # the day before: the store's and the slot's first job; then the next day, a day like the others
         for key in spent: spent[key] = 0.0
         t0 = time.perf_counter()
-        jobs.predict_job({day!r}, data_file=sample_path({name!r}), db=Path(tmp) / 'meteo.db', registry=Path(tmp) / 'registry')
+        jobs.predict_job(str(d.date()), data_file=sample_path({name!r}), db=Path(tmp) / 'meteo.db', registry=Path(tmp) / 'registry')
         runs.append({{'job_seconds': time.perf_counter() - t0, **spent}})
 print(json.dumps({{'imports_before_mlflow': base, 'mlflow_import': mlflow_import, 'first': runs[0], 'daily': runs[1]}}))
 '''
