@@ -124,7 +124,7 @@ def _record_decision(tracking: Tracking, run_id: str, decision: Decision, versio
     now = int(time.time() * 1000)
     tracking.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in decision.metrics().items() if v is not None],
                        tags=[RunTag('gate.promote', str(decision.promote)), RunTag('gate.reason', decision.reason[:5000]),
-                             RunTag('gate.days', f'{decision.first_day}..{decision.last_day}'),
+                             *([RunTag('gate.days', f'{decision.first_day}..{decision.last_day}')] if decision.first_day else []),
                              RunTag('registered.version', str(version))])
 
 # %% ../nbs/11d_lifecycle.ipynb #7688a9df
