@@ -24,8 +24,10 @@ def environment(folder: Path) -> dict:
 
 
 def make(folder: Path, *variables: str) -> subprocess.CompletedProcess:
+    "`make predict` as a user types it: not a sub-make of the `make test` that may run this test (no make[1] in messages)."
+    env = {k: v for k, v in environment(folder).items() if k not in ('MAKELEVEL', 'MAKEFLAGS', 'MFLAGS')}
     return subprocess.run(['make', '--no-print-directory', 'predict', f'RUNS={folder / "runs"}', *variables], cwd=ROOT,
-                          env=environment(folder), capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600)
 
 
 def papermill(folder: Path, *parameters: str) -> subprocess.CompletedProcess:
