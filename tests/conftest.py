@@ -16,9 +16,10 @@ from meteo_forecast.openmeteo import ArchiveClient, read_export
 from meteo_forecast.pgserver import LocalPostgreSQL, postgresql_bin
 from meteo_forecast.standin import ArchiveStandIn
 
-# The plumbing tests train the production algorithm alone, for speed and the same model on every run; each city's choice
-# among the candidate set (pipeline.CANDIDATES) is tested on its own in tests/test_lifecycle.py.
-os.environ.setdefault('METEO_FORECAST_CANDIDATES', 'two_stage')
+# The plumbing tests train one quick algorithm (ridge: a second, where the production set's boosted models take ten), the
+# same on every run; each city's choice among the candidate set (pipeline.CANDIDATES) and the gate's verdicts on the
+# production algorithm are tested on their own in tests/test_lifecycle.py.
+PLUMBING_ALGORITHM = os.environ.setdefault('METEO_FORECAST_CANDIDATES', 'ridge')   # what the jobs of the tests train
 
 
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
@@ -48,6 +49,32 @@ def archive(paris_frames, monkeypatch):
     monkeypatch.setenv('OPEN_METEO_ARCHIVE_URL', si.url)
     yield si
     si.stop()
+
+
+@pytest.fixture(scope='session')
+def mlflow_template(tmp_path_factory) -> Path:
+    """An empty embedded MLflow store, made once per worker by the product's own `Tracking.check` in a fresh interpreter
+    (so nothing holds it open): MLflow's migrations take 2-3 s for each new store, and the tests make dozens."""
+    import subprocess
+    import sys
+    path = tmp_path_factory.mktemp('mlflow_template') / 'mlflow.db'
+    subprocess.run([sys.executable, '-c', f"from meteo_forecast.tracking import Tracking; Tracking('sqlite:///{path}').check()"],
+                   check=True, timeout=120)
+    return path
+
+
+def seed_store(template: Path, folder: Path) -> None:
+    "Copy the empty MLflow store into `folder`, where a job's embedded store goes (beside its SQLite database), unless one is there."
+    import shutil
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / 'mlflow.db').exists(): shutil.copyfile(template, folder / 'mlflow.db')
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_store(request, mlflow_template):
+    """Every test's `tmp_path` starts with an empty, migrated MLflow store, but those marked `new_mlflow_store` (jobs that
+    create one side by side) and the README's (a new user's first job)."""
+    if 'tmp_path' in request.fixturenames and not request.node.get_closest_marker('new_mlflow_store'): seed_store(mlflow_template, request.getfixturevalue('tmp_path'))
 
 
 @pytest.fixture
@@ -153,9 +180,10 @@ def job_env(folder: Path, archive_url: str, database: str | None = None) -> dict
 
 
 @pytest.fixture(scope='session')
-def predicted(tmp_path_factory, session_archive):
+def predicted(tmp_path_factory, session_archive, mlflow_template):
     "A database filled by a real papermill predict job for 2024-06-01 through the stand-in archive."
     folder = tmp_path_factory.mktemp('predicted')
+    seed_store(mlflow_template, folder)
     env = job_env(folder, session_archive.url)
     output = folder / 'runs' / 'predict-2024-06-01.ipynb'
     output.parent.mkdir()
@@ -164,10 +192,11 @@ def predicted(tmp_path_factory, session_archive):
 
 
 @pytest.fixture(scope='session')
-def month(tmp_path_factory, session_archive):
+def month(tmp_path_factory, session_archive, mlflow_template):
     "A database filled by a backfill of June 2024 for Paris through the stand-in archive (the product's demo)."
     from meteo_forecast.jobs import backfill
     folder = tmp_path_factory.mktemp('month')
+    seed_store(mlflow_template, folder)
     t0 = time.perf_counter()
     table = backfill(*MONTH, history_days=TEST_HISTORY_DAYS, db=folder / 'meteo.db', registry=folder / 'registry',
                      client=ArchiveClient(session_archive.url, retries=1, backoff=0.01), progress=False)

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from meteo_forecast.api import create_app, open_readonly
 from meteo_forecast.db import Database, transaction
 from meteo_forecast.schema import SCHEMA_VERSION, connect
-from meteo_forecast.pipeline import DEFAULT_ALGORITHM
+
+from conftest import PLUMBING_ALGORITHM
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +153,7 @@ def test_predictions_against_observations(api, month_url):
 
 
 def test_a_period_of_exactly_366_days_is_accepted(api):
-    r = api.get('/predictions/observed', params={'start': '2023-07-01', 'end': '2024-06-30', 'city': 'paris', 'model': DEFAULT_ALGORITHM})
+    r = api.get('/predictions/observed', params={'start': '2023-07-01', 'end': '2024-06-30', 'city': 'paris', 'model': PLUMBING_ALGORITHM})
     assert r.status_code == 200 and r.json()['count'] == 240
 
 

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 CLI = str(Path(sys.executable).parent / 'meteo_cities')
 
 
+@pytest.mark.new_mlflow_store
 def test_a_list_of_cities_runs_in_parallel_and_one_failure_stops_no_other(tmp_path, session_archive, database_url):
     # two places the stand-in serves (Versailles is in the Paris file's grid cell) and one it does not
     (tmp_path / 'cities.csv').write_text("name,latitude,longitude\nParis,48.8566,2.3522\nVersailles,48.8049,2.1204\n"

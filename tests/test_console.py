@@ -48,7 +48,7 @@ def test_make_predict_prints_the_forecasts_and_files_them_under_the_file_s_place
     out = done.stdout.splitlines()
     assert out[0] == 'Forecast of 2024-12-01 for centre-france (46.0105, 2.0), from the data up to 2024-12-01 00:00 UTC:'
     assert [line[2:18] for line in summary_lines(done.stdout, '2024-12-01')] == [f'2024-12-01 {h:02d}:00' for h in range(0, 24, 3)]
-    assert out[-2].startswith('Model: two_stage model 1 (centre-france_46.0105_2.0000_gap0h version 1, champion), trained now on ')
+    assert out[-2].startswith('Model: ridge model 1 (centre-france_46.0105_2.0000_gap0h version 1, champion), trained now on ')
     assert 'too few to calibrate intervals' in out[-2]
     assert out[-1] == f"Stored: 8 forecasts in {tmp_path / 'meteo.db'}, run 1 (the API: GET /predictions?date=2024-12-01&city=centre-france)"
     assert len(out) == 12 and notebook.exists() and 'INFO meteo_forecast.jobs: predict run 1 succeeded' in notebook.with_suffix('.log').read_text()

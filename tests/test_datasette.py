@@ -16,10 +16,9 @@ from fastapi.testclient import TestClient
 
 from meteo_forecast.api import create_app
 from meteo_forecast.config import backend
-from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 from meteo_forecast.snapshot import snapshot
 
-from conftest import ROOT
+from conftest import PLUMBING_ALGORITHM, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +136,7 @@ def test_dashboard_draws_forecast_against_observed(explorer):
     assert set(charts) == {'temperature', 'mae', 'scored', 'bias', 'coverage', 'error-by-slot', 'about'}
     temperature = chart_data(explorer, *charts['temperature'])
     series = {r['series'] for r in temperature}
-    assert series == {'Paris: observed', f'Paris: forecast ({DEFAULT_ALGORITHM})'}   # each line named after its city
+    assert series == {'Paris: observed', f'Paris: forecast ({PLUMBING_ALGORITHM})'}   # each line named after its city
     assert sum(r['series'] == 'Paris: observed' for r in temperature) == 56 and len(temperature) == 112
     forecasts = [r for r in temperature if r['series'] != 'Paris: observed']
     assert all(r['lower_95'] <= r['lower_80'] <= r['temperature_celsius'] <= r['upper_80'] <= r['upper_95'] for r in forecasts)
@@ -146,18 +145,18 @@ def test_dashboard_draws_forecast_against_observed(explorer):
     assert line['encoding']['y']['title'] == '2 m temperature (°C)'
     assert (note['mark']['type'], note['encoding']['text']) == ('text', {'field': 'note'})   # what an empty chart says
     coverage = text(chart_data(explorer, *charts['coverage'])[0]['coverage'])   # each card: its value, and what it covers
-    assert re.fullmatch(rf'\d+ % / \d+ % Paris · {DEFAULT_ALGORITHM} · 56 forecasts with intervals scored', coverage), coverage
-    assert text(chart_data(explorer, *charts['scored'])[0]['scored']) == f'56 Paris · {DEFAULT_ALGORITHM} · of 56 forecasts'
+    assert re.fullmatch(rf'\d+ % / \d+ % Paris · {PLUMBING_ALGORITHM} · 56 forecasts with intervals scored', coverage), coverage
+    assert text(chart_data(explorer, *charts['scored'])[0]['scored']) == f'56 Paris · {PLUMBING_ALGORITHM} · of 56 forecasts'
     mae = text(chart_data(explorer, *charts['mae'])[0]['mae'])
-    assert 0.3 < float(mae.split(' °C')[0]) < 3 and mae.endswith(f'°C Paris · {DEFAULT_ALGORITHM} · 56 forecasts scored')
+    assert 0.3 < float(mae.split(' °C')[0]) < 3 and mae.endswith(f'°C Paris · {PLUMBING_ALGORITHM} · 56 forecasts scored')
     assert re.fullmatch(r'[+-]\d\.\d\d °C Paris · .*', text(chart_data(explorer, *charts['bias'])[0]['bias']))
     assert '<option value="Paris"' in page.text, page.text[page.text.find('<legend>City'):][:400]   # the city selector lists the cities
     # a period with forecasts but no observation yet says so, in a sentence rather than "null °C"
     later = dashboard_charts(explorer('/-/dashboards/forecasts', start='2024-06-30', end='2024-06-30', city='Paris').text)
-    unscored = f'Nothing scored yet: none of the 8 forecasts of Paris by {DEFAULT_ALGORITHM} has an observation.'
+    unscored = f'Nothing scored yet: none of the 8 forecasts of Paris by {PLUMBING_ALGORITHM} has an observation.'
     assert text(chart_data(explorer, *later['mae'])[0]['mae']) == text(chart_data(explorer, *later['bias'])[0]['bias']) == unscored
     assert text(chart_data(explorer, *later['coverage'])[0]['coverage']) == \
-        f'Nothing scored yet: no forecast of Paris by {DEFAULT_ALGORITHM} has an observation to cover.'
+        f'Nothing scored yet: no forecast of Paris by {PLUMBING_ALGORITHM} has an observation to cover.'
     assert chart_data(explorer, *later['error-by-slot']) == [
         {'slot': None, 'series': None, 'mae_celsius': None, 'note': 'Nothing scored yet: no forecast of Paris in this period has an observation.'}]
     assert len(chart_data(explorer, *charts['error-by-slot'])) == 8

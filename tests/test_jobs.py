@@ -66,7 +66,7 @@ def test_predict_job_notebook_stores_the_8_forecasts(predicted):
     tracking = Tracking(f"sqlite:///{predicted.folder.resolve()}/mlflow.db")
     source = tracking.get_model_version_download_uri(model['mlflow_model'], '1')
     assert source.startswith((predicted.folder / 'registry').resolve().as_uri())
-    assert load_version(tracking, model['mlflow_model'], 1, model['artifact_sha256']).name == 'two_stage'
+    assert load_version(tracking, model['mlflow_model'], 1, model['artifact_sha256']).name == 'ridge'
     assert tracking.get_registered_model(model['mlflow_model']).aliases == {'champion': 1}
     assert db.execute('SELECT job, status, step, error FROM runs').fetchall() == [('predict', 'succeeded', 'store', None)]
     steps = json.loads(db.execute('SELECT steps FROM runs').fetchone()[0])

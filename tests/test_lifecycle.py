@@ -34,16 +34,16 @@ def store(folder: Path) -> MlflowClient:
 
 @pytest.fixture(scope='module')
 def lifecycle(tmp_path_factory, session_archive):
-    """A slot's life for Paris, gap 0 h: a persistence model first (champion), the production model (passes the gate),
-    the production model on too short a history and a persistence again (both refused: challengers), then the day
+    """A slot's life for Paris, gap 0 h: a persistence model first (champion), the production model two_stage (passes the
+    gate), two_stage on too short a history and a persistence again (both refused: challengers), then the day
     forecast by the champion with the challenger in shadow."""
     folder = tmp_path_factory.mktemp('lifecycle')
     client = ArchiveClient(session_archive.url, retries=1, backoff=0.01)
     kw = dict(db=folder / 'meteo.db', registry=folder / 'registry', client=client)
     steps = SimpleNamespace(folder=folder, kw=kw)
     steps.first = predict_job('2024-06-01', model='persistence', history_days=TEST_HISTORY_DAYS, **kw)
-    steps.better = train_job('2024-05-31', history_days=TEST_HISTORY_DAYS, **kw)
-    steps.short = train_job('2024-05-31', history_days=400, **kw)
+    steps.better = train_job('2024-05-31', model='two_stage', history_days=TEST_HISTORY_DAYS, **kw)
+    steps.short = train_job('2024-05-31', model='two_stage', history_days=400, **kw)
     steps.baseline = train_job('2024-05-31', model='persistence', history_days=TEST_HISTORY_DAYS, **kw)
     steps.shadow = predict_job('2024-06-01', retrain=False, history_days=TEST_HISTORY_DAYS, **kw)
     return steps
@@ -147,6 +147,7 @@ JOB = ("import sys\nfrom meteo_forecast.jobs import predict_job\n"
        "data_file=sys.argv[4], history_days=400)\nprint(r['model_id'])")
 
 
+@pytest.mark.new_mlflow_store
 def test_two_jobs_side_by_side_log_every_run_to_the_embedded_store(tmp_path, session_archive, database_url):
     env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url, database_url).items()}}
     env.pop('MLFLOW_TRACKING_URI', None)

@@ -14,10 +14,9 @@ from fastapi.testclient import TestClient
 from meteo_forecast.api import create_app
 from meteo_forecast.config import sample_path
 from meteo_forecast.jobs import predict_job
-from meteo_forecast.pipeline import DEFAULT_ALGORITHM
 
 from browser import Browser
-from conftest import ROOT, free_port, running
+from conftest import PLUMBING_ALGORITHM, ROOT, free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ASSET = re.compile(r'''<(?:script|link|img)\b[^>]*?(?:src|href)=["']([^"']+)["']''', re.I)
@@ -99,9 +98,9 @@ def test_the_pages_render_in_a_headless_browser(servers):
         html = dashboard.split(f'id="chart-{slug}"', 1)[1].split('>', 1)[1].split('id="card-', 1)[0]
         return ' '.join(re.sub(r'<[^>]*>?', ' ', html).split())
     # the period's one day has forecasts and no observation yet: the cards say so (they said "null °C")
-    assert card('mae') == card('bias') == f'Nothing scored yet: none of the 8 forecasts of Paris by {DEFAULT_ALGORITHM} has an observation.'
-    assert card('scored') == f'0 Paris · {DEFAULT_ALGORITHM} · of 8 forecasts'
-    assert card('coverage') == f'Nothing scored yet: no forecast of Paris by {DEFAULT_ALGORITHM} has an observation to cover.'
+    assert card('mae') == card('bias') == f'Nothing scored yet: none of the 8 forecasts of Paris by {PLUMBING_ALGORITHM} has an observation.'
+    assert card('scored') == f'0 Paris · {PLUMBING_ALGORITHM} · of 8 forecasts'
+    assert card('coverage') == f'Nothing scored yet: no forecast of Paris by {PLUMBING_ALGORITHM} has an observation to cover.'
     assert '<option value="Paris" selected="">Paris</option>' in dashboard   # the city selector lists the cities
 
 
@@ -144,11 +143,11 @@ def test_the_dashboard_shows_one_city_at_a_time_and_never_blends_them(two_cities
         browser.open(ds + '/-/dashboards/forecasts', 1400, 900, DASHBOARD_DRAWN)   # as the home page links it: no parameters
         assert browser.evaluate('location.search') == '?start=2024-05-03&end=2024-06-01&city=Centre+of+France'   # the first city
         assert browser.evaluate("document.querySelector('#city').value") == 'Centre of France'
-        assert chart_legend(browser, 'temperature') == [f'Centre of France: forecast ({DEFAULT_ALGORITHM})'] and drawn_lines(browser) == 1
+        assert chart_legend(browser, 'temperature') == [f'Centre of France: forecast ({PLUMBING_ALGORITHM})'] and drawn_lines(browser) == 1
         browser.screenshot(folder / 'dashboard_first_city.png')
         browser.open(ds + '/-/dashboards/forecasts?start=2024-06-01&end=2024-06-01&city=', 1400, 900, DASHBOARD_DRAWN)   # every city
         legend = chart_legend(browser, 'temperature')
-        assert sorted(legend) == [f'{city}: forecast ({DEFAULT_ALGORITHM})' for city in cities]   # a line per city, named after it
+        assert sorted(legend) == [f'{city}: forecast ({PLUMBING_ALGORITHM})' for city in cities]   # a line per city, named after it
         assert drawn_lines(browser) == len(legend) == 2
         cards = browser.evaluate("['mae', 'scored'].map(c => document.querySelector('#chart-' + c).innerText)")
         assert all('Centre of France' in c and 'Paris' in c for c in cards), cards   # the cards say what they cover

@@ -11,19 +11,21 @@ from meteo_forecast.config import sample_path, utc
 from meteo_forecast.schema import connect
 from meteo_forecast.intervals import MIN_FIT_DAYS, calibration_split
 from meteo_forecast.models import read_history
-from meteo_forecast.pipeline import ALGORITHMS, DEFAULT_ALGORITHM, forecast_day, make_model, train_model
+from meteo_forecast.pipeline import ALGORITHMS, forecast_day, make_model, train_model
 from meteo_forecast.two_stage import TwoStageForecaster
+
+from conftest import PLUMBING_ALGORITHM
 
 pytestmark = pytest.mark.integration
 
 REQUIRED = {'persistence', 'climatology', 'arima', 'sarima', 'sarimax'}
 
 
-def test_the_predict_job_registers_the_chosen_model_with_its_weather_correction(predicted):
-    "The model a real papermill predict job stored is the two-stage model, trained with the weather."
+def test_the_predict_job_registers_the_configured_model_trained_with_the_weather(predicted):
+    "The model a real papermill predict job stored is the one METEO_FORECAST_CANDIDATES names, trained with the weather."
     db = connect(predicted.db_path)
     name, algorithm, features = db.execute('SELECT name, algorithm, features FROM models').fetchone()
-    assert (name, algorithm) == (DEFAULT_ALGORITHM, TwoStageForecaster.__name__)
+    assert (name, algorithm) == (PLUMBING_ALGORITHM, type(make_model(PLUMBING_ALGORITHM, 0)).__name__)
     assert any(f.startswith('wx_') for f in json.loads(features))
 
 

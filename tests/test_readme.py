@@ -3,7 +3,7 @@ own data/ and runs/, ../shared beside it, the .venv of this one), offline. A blo
 PostgreSQL server or hours is marked `<!-- readme-test: skip (why) -->` in nbs/index.ipynb; one that serves until
 Ctrl-C, `<!-- readme-test: serve -->`: it runs in a terminal until both servers answer, then gets a Ctrl-C and must
 exit with status 0. The environment only makes it fast and private: the jobs train on 400 days of history (`HISTORY_DAYS`,
-which make reads from the environment) and one candidate algorithm (`METEO_FORECAST_CANDIDATES`), the servers listen on
+which make reads from the environment) and one quick candidate algorithm, ridge (`METEO_FORECAST_CANDIDATES`), the servers listen on
 free ports."""
 import os
 import re
@@ -73,7 +73,7 @@ def test_the_readme_runs_as_written(tmp_path):
     checkout = fresh_copy(tmp_path)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith('METEO_FORECAST_') and k not in ('VIRTUAL_ENV', 'MLFLOW_TRACKING_URI')},
            'PATH': os.environ['PATH'].replace(f"{Path(sys.executable).parent}{os.pathsep}", ''),   # as a new shell: no .venv yet
-           'HISTORY_DAYS': '400', 'METEO_FORECAST_CANDIDATES': 'two_stage', 'API_PORT': str(free_port()), 'DATASETTE_PORT': str(free_port()),
+           'HISTORY_DAYS': '400', 'METEO_FORECAST_CANDIDATES': 'ridge', 'API_PORT': str(free_port()), 'DATASETTE_PORT': str(free_port()),
            'OPEN_METEO_ARCHIVE_URL': 'http://127.0.0.1:9/v1/archive', 'TERM': 'dumb'}   # offline: nothing listens there
     transcript = []
     for mark, block in shell_blocks((checkout / 'README.md').read_text()):
