@@ -89,7 +89,7 @@ def predict_summary(result: dict, db=None) -> str:
         past = d['trained'] and m['role'] == 'retired'   # trained for a day before the champion's data: it takes no role
         lines.append(lead + _model_line(m, 'trained now' if d['trained'] else 'reused, trained', d['gap_hours'],
                                         "no role: a past day's model, for this day only" if past else None))
-        if d['trained']: lines += _candidates_line(models[d['model_id']])
+        if d['trained']: lines += _candidates_line(m)
         if d['shadow_model_id']: lines.append('  in shadow: ' + _model_line(models[d['shadow_model_id']], 'trained', d['gap_hours']))
     city = place.rsplit(' (', 1)[0]
     lines.append(f"Stored: {len(fc)} forecasts in {where}, run {result['run_id']} (the API: GET /predictions?date={days[0]}&city={quote(city)})")
