@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -32,6 +33,18 @@ __all__ = ['log', 'MIGRATION_LOCK', 'CALL_BUDGET_LOCK', 'COPY_MIN_ROWS', 'engine
 # %% ../nbs/04_db.ipynb #9d4f6d57
 _ENGINES: dict[tuple, sa.Engine] = {}
 
+def _wal_mode(conn: sqlite3.Connection, seconds: float) -> None:
+    """Put the file in WAL mode (it stays so). SQLite refuses the change at once, without waiting its busy timeout, while a
+    second connection opens the same new file (two pods' first jobs): try again for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn.execute('PRAGMA journal_mode = WAL')
+            return
+        except sqlite3.OperationalError as e:
+            if 'locked' not in str(e) or time.monotonic() > deadline: raise
+            time.sleep(0.05)
+
 def _sqlite_engine(url: str, readonly: bool) -> sa.Engine:
     if url == ':memory:': target, uri = ':memory:', False
     else:
@@ -42,7 +55,7 @@ def _sqlite_engine(url: str, readonly: bool) -> sa.Engine:
         conn = sqlite3.connect(target, uri=uri, timeout=5 if readonly else 30, check_same_thread=False, isolation_level=None)
         conn.execute('PRAGMA foreign_keys = ON')
         conn.execute(f'PRAGMA busy_timeout = {5000 if readonly else 30000}')
-        if not readonly and url != ':memory:': conn.execute('PRAGMA journal_mode = WAL')
+        if not readonly and url != ':memory:': _wal_mode(conn, 30)
         return conn
     pool = sa.pool.StaticPool if url == ':memory:' else sa.pool.NullPool   # a file connection costs microseconds
     return sa.create_engine('sqlite://', creator=connect, poolclass=pool)

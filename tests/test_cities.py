@@ -61,7 +61,7 @@ def test_a_bad_list_of_cities_is_refused_in_one_line(tmp_path):
 
 @pytest.mark.timeout(900)
 def test_a_first_run_of_many_cities_waits_for_the_archive_budget_and_every_city_succeeds(tmp_path, session_archive):
-    """Six new cities near Paris, an "hour" of 30 s whose limit admits two first downloads, and a download that may wait
+    """Six new cities near Paris, an "hour" of 20 s whose limit admits two first downloads, and a download that may wait
     only 4 s (as ten minutes against the real hour): the cities wait for the windows in order, and all six succeed.
     The climatology model keeps the training short: the downloads are what is tested."""
     import datetime as dt
@@ -71,7 +71,7 @@ def test_a_first_run_of_many_cities_waits_for_the_archive_budget_and_every_city_
         f'city{k},{48.8566 + 0.02 * k:.4f},2.3522\n' for k in range(6)))
     with connect(tmp_path / 'plan.db') as db:
         calls = plan_downloads(db, read_cities(tmp_path / 'cities.csv'), dt.date(2024, 6, 1), history_days=400)[0].calls
-    window, limit = 30, math.ceil(2 * calls + 6)   # two first downloads (not three), and the six backfills' refresh of a week
+    window, limit = 20, math.ceil(2 * calls + 6)   # two first downloads (not three), and the six backfills' refresh of a week
     env = {**os.environ, **{k: str(v) for k, v in job_env(tmp_path, session_archive.url).items()},
            'METEO_FORECAST_ARCHIVE_LIMITS': f'{limit}/{window}', 'METEO_FORECAST_DOWNLOAD_BUDGET': '4'}
     done = subprocess.run([CLI, str(tmp_path / 'cities.csv'), '--start', '2024-06-01', '--end', '2024-06-01', '--workers', '2',

@@ -60,6 +60,21 @@ def test_two_migrations_at_once_apply_each_migration_once(database_url):
 
 
 
+def _open_new_file(path: str) -> str:
+    from meteo_forecast.db import Database
+    try:
+        with Database(path) as db: db.execute('CREATE TABLE IF NOT EXISTS t (x)')
+        return 'ok'
+    except Exception as e: return f'{type(e).__name__}: {e}'
+
+
+def test_two_processes_opening_one_new_sqlite_file_are_never_refused(tmp_path):
+    "SQLite refuses the switch to write-ahead logging at once, busy timeout or not, to a second process opening the same new file."
+    from multiprocessing import get_context
+    with get_context('fork').Pool(2) as pool:
+        results = [r for i in range(150) for r in pool.map(_open_new_file, [str(tmp_path / f'{i}.db')] * 2, chunksize=1)]
+    assert set(results) == {'ok'}, sorted(set(results) - {'ok'})
+
 # --- Bulk loads: many rows through COPY on PostgreSQL, with the upsert semantics of one statement per row ---
 
 def _bulk_rows(loc: int, times: list[str], temperature, pressure) -> list[dict]:

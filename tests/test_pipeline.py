@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 import pytest
-from meteo_forecast.config import sample_path, utc
+from meteo_forecast.config import EXOGENOUS, sample_path, utc
 from meteo_forecast.schema import connect
 from meteo_forecast.intervals import MIN_FIT_DAYS, calibration_split
 from meteo_forecast.models import read_history
@@ -26,7 +26,7 @@ def test_the_predict_job_registers_the_configured_model_trained_with_the_weather
     db = connect(predicted.db_path)
     name, algorithm, features = db.execute('SELECT name, algorithm, features FROM models').fetchone()
     assert (name, algorithm) == (PLUMBING_ALGORITHM, type(make_model(PLUMBING_ALGORITHM, 0)).__name__)
-    assert any(f.startswith('wx_') for f in json.loads(features))
+    assert any(v in f for f in json.loads(features) for v in EXOGENOUS)   # a feature of the multivariate file's weather
 
 
 def test_every_algorithm_builds_an_untrained_model_of_its_name_for_the_gap():
