@@ -122,10 +122,11 @@ def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_th
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=30) != 0
     assert runs(database_url)[-1][2:5] == ('failed', 'ingest', 'Terminated: terminated by SIGTERM')
-    # SIGKILL while it imports and trains (three years: long enough to be killed once its run started, and 3 s later)
+    # SIGKILL while it imports and trains (two_stage on three years, not the tests' quick ridge: long enough to be killed
+    # once its run started, and 3 s later)
     for after in (0, 3):
         n = len(runs(database_url))
-        job = start_job(env, date='2024-06-01', data_file=str(sample_path(PARIS_MULTI)), history_days=1095)
+        job = start_job(env, date='2024-06-01', data_file=str(sample_path(PARIS_MULTI)), history_days=1095, model='two_stage')
         deadline = time.monotonic() + 60   # the job's imports (MLflow among them) take seconds on a loaded machine
         while len(runs(database_url)) == n and job.poll() is None and time.monotonic() < deadline: time.sleep(0.1)
         assert job.poll() is None, job.log.read_text()[-2000:]
