@@ -8,11 +8,10 @@ The store is a job's (a database that `make predict` filled, then `make predict 
     .venv/bin/python scripts/mlflow_screenshots.py /tmp/demo/mlflow.db paris_48.8566_2.3522_gap3h
 """
 import argparse
+import os
 import re
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import requests
@@ -20,26 +19,15 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
 from browser import Browser  # noqa: E402  (the page tests' headless Chromium)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from servers import free_port, running  # noqa: E402  (the tests' servers on 127.0.0.1)
 
 
 def main(store: Path, slot: str, out: Path = ROOT / 'nbs' / 'images') -> None:
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / 'mlflow'), 'ui', '--backend-store-uri', f'sqlite:///{store.resolve()}',
-                               '--host', '127.0.0.1', '--port', str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f'{base}/health', timeout=2).ok: break
-            except requests.ConnectionError: pass
-            time.sleep(0.2)
-        else: raise SystemExit(f'MLflow UI did not start on {base}')
+    ui = [str(Path(sys.executable).parent / 'mlflow'), 'ui', '--backend-store-uri', f'sqlite:///{store.resolve()}',
+          '--host', '127.0.0.1', '--port', str(port)]
+    with tempfile.TemporaryDirectory() as tmp, running(ui, dict(os.environ), Path(tmp) / 'mlflow.log', f'{base}/health', tries=300):
         model = requests.get(f'{base}/api/2.0/mlflow/registered-models/get', params={'name': slot}, timeout=10).json()['registered_model']
         aliases = {a['alias']: a['version'] for a in model.get('aliases', [])}
         run_id = requests.get(f'{base}/api/2.0/mlflow/model-versions/get', params={'name': slot, 'version': aliases['champion']},
@@ -50,11 +38,7 @@ def main(store: Path, slot: str, out: Path = ROOT / 'nbs' / 'images') -> None:
             assert all(re.search(rf'@\s*{alias}', text) for alias in aliases), (aliases, text[:2000])   # every alias shown
             print(f'{slot}: aliases {aliases} shown;', b.screenshot(out / 'mlflow_slot.png').relative_to(ROOT))
             b.open(f'{base}/#/experiments/0/runs/{run_id}', 1400, 900, ready="document.body.innerText.includes('validation_mae')")
-            b.evaluate('true')
             print(f'run {run_id} of version {aliases["champion"]} shown;', b.screenshot(out / 'mlflow_training_run.png').relative_to(ROOT))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == '__main__':

@@ -74,7 +74,8 @@ def seed_store(template: Path, folder: Path) -> None:
 def _mlflow_store(request, mlflow_template):
     """Every test's `tmp_path` starts with an empty, migrated MLflow store, but those marked `new_mlflow_store` (jobs that
     create one side by side) and the README's (a new user's first job)."""
-    if 'tmp_path' in request.fixturenames and not request.node.get_closest_marker('new_mlflow_store'): seed_store(mlflow_template, request.getfixturevalue('tmp_path'))
+    if 'tmp_path' in request.fixturenames and not request.node.get_closest_marker('new_mlflow_store'):
+        seed_store(mlflow_template, request.getfixturevalue('tmp_path'))
 
 
 @pytest.fixture
@@ -201,36 +202,3 @@ def month(tmp_path_factory, session_archive, mlflow_template):
     table = backfill(*MONTH, history_days=TEST_HISTORY_DAYS, db=folder / 'meteo.db', registry=folder / 'registry',
                      client=ArchiveClient(session_archive.url, retries=1, backoff=0.01), progress=False)
     return SimpleNamespace(folder=folder, db_path=folder / 'meteo.db', table=table, seconds=time.perf_counter() - t0)
-
-
-# --- Real servers: uvicorn and Datasette processes on 127.0.0.1 ---
-
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(argv: list[str], env: dict, log_path: Path, ready_url: str, tries: int = 150):
-    "A server process started with `argv` (cwd: the checkout), ready once `ready_url` answers; stopped at the end."
-    import requests
-    with open(log_path, 'w') as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(tries):
-                if proc.poll() is not None: break
-                try:
-                    requests.get(ready_url, timeout=1)
-                    break
-                except requests.ConnectionError: time.sleep(0.2)
-            assert proc.poll() is None, Path(log_path).read_text()
-            yield proc
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)

@@ -12,7 +12,8 @@ import sys
 import pytest
 import requests
 
-from conftest import ROOT, free_port, running
+from conftest import ROOT
+from servers import free_port, running
 from test_image import healthcheck_cmd, image_cmd
 
 COMMIT = '5f0c6c1b2d9e4a7f8b3c2d1e0f9a8b7c6d5e4f3a'

@@ -5,7 +5,7 @@ import sys
 import pytest
 import requests
 
-from conftest import free_port, running
+from servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -59,7 +59,6 @@ def test_two_migrations_at_once_apply_each_migration_once(database_url):
         assert db.execute('SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations').fetchone() == (len(MIGRATIONS),) * 2
 
 
-
 def _open_new_file(path: str) -> str:
     from meteo_forecast.db import Database
     try:
@@ -74,6 +73,7 @@ def test_two_processes_opening_one_new_sqlite_file_are_never_refused(tmp_path):
     with get_context('fork').Pool(2) as pool:
         results = [r for i in range(150) for r in pool.map(_open_new_file, [str(tmp_path / f'{i}.db')] * 2, chunksize=1)]
     assert set(results) == {'ok'}, sorted(set(results) - {'ok'})
+
 
 # --- Bulk loads: many rows through COPY on PostgreSQL, with the upsert semantics of one statement per row ---
 

@@ -21,7 +21,8 @@ from meteo_forecast.jobs import job_tracking, predict_job
 from meteo_forecast.preprocess import BOUNDS
 from meteo_forecast.standin import ArchiveStandIn, Fault
 
-from conftest import NOW, PARIS_MULTI, ROOT, free_port, running
+from conftest import NOW, PARIS_MULTI, ROOT
+from servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 CENTRE = Location(46.0105, 2.0, 'Centre')

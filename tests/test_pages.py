@@ -16,7 +16,8 @@ from meteo_forecast.config import sample_path
 from meteo_forecast.jobs import predict_job
 
 from browser import Browser
-from conftest import PLUMBING_ALGORITHM, ROOT, free_port, running
+from conftest import PLUMBING_ALGORITHM, ROOT
+from servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ASSET = re.compile(r'''<(?:script|link|img)\b[^>]*?(?:src|href)=["']([^"']+)["']''', re.I)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, free_port
+from conftest import PLUMBING_ALGORITHM, ROOT
+from servers import free_port
 from test_serve import Terminal
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -73,7 +74,7 @@ def test_the_readme_runs_as_written(tmp_path):
     checkout = fresh_copy(tmp_path)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith('METEO_FORECAST_') and k not in ('VIRTUAL_ENV', 'MLFLOW_TRACKING_URI')},
            'PATH': os.environ['PATH'].replace(f"{Path(sys.executable).parent}{os.pathsep}", ''),   # as a new shell: no .venv yet
-           'HISTORY_DAYS': '400', 'METEO_FORECAST_CANDIDATES': 'ridge', 'API_PORT': str(free_port()), 'DATASETTE_PORT': str(free_port()),
+           'HISTORY_DAYS': '400', 'METEO_FORECAST_CANDIDATES': PLUMBING_ALGORITHM, 'API_PORT': str(free_port()), 'DATASETTE_PORT': str(free_port()),
            'OPEN_METEO_ARCHIVE_URL': 'http://127.0.0.1:9/v1/archive', 'TERM': 'dumb'}   # offline: nothing listens there
     transcript = []
     for mark, block in shell_blocks((checkout / 'README.md').read_text()):

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, free_port
+from conftest import ROOT
+from servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
