@@ -1,8 +1,14 @@
 """Shared fixtures: the real Open-Meteo files, a stand-in archive server on 127.0.0.1, a database on each engine (a SQLite
 file, a real PostgreSQL server)."""
+import os
+
+# One thread per BLAS and OpenMP pool (numpy, scikit-learn, XGBoost), in the test processes and the job processes they
+# start, as `make nbdev-test` runs the notebooks: two pytest workers on two cores, each with a pool of two threads, spent a
+# third of their time waiting for each other (tests/test_leakage.py: 133 s with pools, 82 s without). Set before numpy loads.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
 import datetime as dt
 import itertools
-import os
 import time
 from pathlib import Path
 
