@@ -74,10 +74,21 @@ def test_a_week_of_an_untouched_export_file(tmp_path):
     assert {m['coverage_80'] for m in js['models'].values()} == {None}
 
 
-def test_a_temperature_only_file_degrades_clearly(tmp_path):
-    "Without weather, sarimax runs as a SARIMA and the two-stage model as its base, and the file says so."
-    js = run_job(tmp_path, data_file=sample_path('paris_2014-2024_temperature_2m.csv'), test_start='2024-06-01', test_end='2024-06-03',
-                 models='persistence,climatology,sarima,sarimax,two_stage')
+def saved_answer(archive, folder: Path, variables: list[str], start: str, end: str) -> Path:
+    "A JSON answer of the archive (here its stand-in, from the real Paris data) for `variables`, saved in `folder`."
+    r = requests.get(archive.url, params={'latitude': 48.8566, 'longitude': 2.3522, 'start_date': start, 'end_date': end,
+                                          'hourly': ','.join(variables), 'timezone': 'GMT'}, timeout=60)
+    r.raise_for_status()
+    saved = folder / 'paris.json'
+    saved.write_text(r.text)
+    return saved
+
+
+def test_a_temperature_only_file_degrades_clearly(tmp_path, archive):
+    """Without weather, sarimax runs as a SARIMA and the two-stage model as its base, and the file says so. The file is the
+    archive's answer for temperature alone from 2021 on: three years of training keep the test quick."""
+    saved = saved_answer(archive, tmp_path, ['temperature_2m'], '2021-01-01', '2024-06-03')
+    js = run_job(tmp_path, data_file=saved, test_start='2024-06-01', test_end='2024-06-03', models='persistence,climatology,sarima,sarimax,two_stage')
     check_schema(js, '2024-06-01', '2024-06-03', 3)
     assert 'without them' in js['models']['sarimax']['note']
     assert 'base model only' in js['models']['two_stage']['note']
@@ -87,12 +98,8 @@ def test_a_temperature_only_file_degrades_clearly(tmp_path):
 
 
 def test_a_saved_json_response_of_the_archive_api(tmp_path, archive):
-    "A JSON answer of the archive (here its stand-in, from the real Paris data) with every variable: the weather is used."
-    r = requests.get(archive.url, params={'latitude': 48.8566, 'longitude': 2.3522, 'start_date': '2021-01-01',
-                                          'end_date': '2024-03-03', 'hourly': ','.join(HOURLY_VARIABLES), 'timezone': 'GMT'}, timeout=60)
-    r.raise_for_status()
-    saved = tmp_path / 'paris.json'
-    saved.write_text(r.text)
+    "A JSON answer of the archive with every variable: the weather is used."
+    saved = saved_answer(archive, tmp_path, HOURLY_VARIABLES, '2021-01-01', '2024-03-03')
     js = run_job(tmp_path, data_file=saved, test_start='2024-03-01', test_end='2024-03-03', models='persistence,climatology,sarimax,two_stage')
     check_schema(js, '2024-03-01', '2024-03-03', 3)
     assert not [k for k, m in js['models'].items() if 'note' in m or 'error' in m]   # sarimax and two_stage had their weather
