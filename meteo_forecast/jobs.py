@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .config import HISTORY_DAYS, PARIS, Location, Settings, day_start, iso, job_day, setup_logging
+from .config import HISTORY_DAYS, PARIS, Location, Settings, day_start, display_url, iso, job_day, setup_logging, sqlite_path
 from .db import (Database, abandoned_runs, hourly_observations, insert_row, now_iso, replace_predictions,
                                to_json, update_row)
 from .schema import connect
@@ -34,23 +34,41 @@ from .openmeteo import DEFAULT_SOURCE, ArchiveClient, read_export
 from .intervals import ADAPT_DAYS
 from .pipeline import SELECTION_DAYS, candidate_algorithms, forecast_day, gap_for, make_model
 from .registry import CHALLENGER, CHAMPION, Slot
-from .tracking import Tracking, TrackingUnavailable, sha256_file
+from .tracking import EXPERIMENTS, Tracking, TrackingUnavailable, sha256_file
 from .scoring import INTERVAL_COLUMNS, forecasts_vs_observed
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'NEAR_DEGREES', 'Terminated', 'reap_abandoned', 'heartbeat',
-           'terminated_on_signals', 'Run', 'job_tracking', 'job_tags', 'place_name', 'file_grid', 'job_location',
-           'backfill_range', 'job_database', 'data_path', 'bring_observations', 'load_history', 'observe',
-           'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill', 'print_table', 'backfill_cli']
+__all__ = ['log', 'MAX_BACKFILL_DAYS', 'MAX_DAYS', 'NEAR_DEGREES', 'Terminated', 'database_tag', 'kill_mlflow_runs',
+           'reap_abandoned', 'heartbeat', 'terminated_on_signals', 'Run', 'job_tracking', 'job_tags', 'place_name',
+           'file_grid', 'job_location', 'backfill_range', 'job_database', 'data_path', 'bring_observations',
+           'load_history', 'observe', 'candidates_for', 'train_for', 'predict_job', 'train_job', 'backfill',
+           'print_table', 'backfill_cli']
 
 # %% ../nbs/12_jobs.ipynb #6fdd0282
 class Terminated(BaseException):
     "The job was asked to stop (SIGTERM, SIGINT): raised where it is, so that its run is recorded as it unwinds."
 
-def reap_abandoned(db: Database, after_seconds: float) -> list[dict]:
-    "Mark `abandoned` the running runs without a heartbeat for `after_seconds`; return them."
+def database_tag(db: Database) -> str:
+    "The database a job writes to, as its MLflow runs name it: a SQLite file's absolute path, a server's URL without its password."
+    return str(sqlite_path(db.url).resolve()) if db.backend == 'sqlite' else display_url(db.url)
+
+def kill_mlflow_runs(tracking: Tracking, db: Database, run_id: int) -> list[str]:
+    "Mark `KILLED` the MLflow runs that the run `run_id` of `db` left `RUNNING` when its process died; their ids."
+    try:
+        found = tracking.search_runs([tracking.experiment(EXPERIMENTS['jobs'])],
+                                     f"tags.job_run_id = '{run_id}' AND attributes.status = 'RUNNING'")
+        ids = [r.info.run_id for r in found if r.data.tags.get('database') == database_tag(db)]
+        for i in ids: tracking.set_terminated(i, 'KILLED')
+    except Exception as e:   # the cleaning up of a dead run's traces must not stop the job that found it
+        log.warning("run %d: its MLflow runs left running were not marked KILLED in %s: %s", run_id, display_url(tracking.uri), e)
+        return []
+    if ids: log.warning("run %d: %d MLflow runs it left running marked KILLED", run_id, len(ids))
+    return ids
+
+def reap_abandoned(db: Database, after_seconds: float, tracking: Tracking | None = None) -> list[dict]:
+    "Mark `abandoned` the running runs without a heartbeat for `after_seconds`, and their MLflow runs in `tracking` `KILLED`; return them."
     dead = [r for r in abandoned_runs(db, pd.Timestamp.now(tz='UTC'), after_seconds) if r['status'] == 'running']
     for r in dead:
         error = f"abandoned: no heartbeat since {r['heartbeat_at']} (process {r['pid']} on {r['host']} died)"
@@ -58,6 +76,7 @@ def reap_abandoned(db: Database, after_seconds: float) -> list[dict]:
                    {'at': now_iso(), 'error': error, 'id': r['id']})
         log.warning("%s run %d marked abandoned: no heartbeat since %s (process %s on %s)", r['job'], r['id'],
                     r['heartbeat_at'], r['pid'], r['host'])
+        if tracking is not None: kill_mlflow_runs(tracking, db, r['id'])
     return dead
 
 # %% ../nbs/12_jobs.ipynb #374c1637
@@ -96,8 +115,8 @@ def terminated_on_signals(signals=(signal.SIGTERM, signal.SIGINT)):
 # %% ../nbs/12_jobs.ipynb #69618013
 class Run:
     "A batch job run, recorded in the `runs` table with per-step timings, a heartbeat and its end; use as a context manager."
-    def __init__(self, db: Database, job: str, parameters: dict):
-        self.db, self.job, self.parameters = db, job, parameters
+    def __init__(self, db: Database, job: str, parameters: dict, tracking: Tracking | None = None):
+        self.db, self.job, self.parameters, self.tracking = db, job, parameters, tracking
         self.id: int | None = None
         self.steps: list[dict] = []
         self.step_name: str | None = None
@@ -106,7 +125,7 @@ class Run:
 
     def __enter__(self) -> Run:
         settings = Settings()
-        reap_abandoned(self.db, settings.abandoned_after_seconds)
+        reap_abandoned(self.db, settings.abandoned_after_seconds, self.tracking)
         self._t0, started = time.perf_counter(), now_iso()
         self.id = insert_row(self.db, 'runs', {'job': self.job, 'parameters': to_json(self.parameters), 'status': 'running',
                                                'started_at': started, 'heartbeat_at': started, 'pid': os.getpid(),
@@ -154,9 +173,9 @@ def job_tracking(db=None, registry: Path | None = None) -> Tracking:
     return Tracking(settings=settings.model_copy(update=update)).check()
 
 def job_tags(run: Run, location: Location, slot: Slot | None = None) -> dict:
-    "The tags of a job's MLflow runs: the place, the job and its run in the `runs` table, the slot."
+    "The tags of a job's MLflow runs: the place, the job, its run in the `runs` table and that table's database, the slot."
     return {'city': location.name, 'latitude': location.latitude, 'longitude': location.longitude, 'job': run.job,
-            'job_run_id': run.id, **({'slot': slot.name, 'gap_hours': slot.gap_hours} if slot else {})}
+            'job_run_id': run.id, 'database': database_tag(run.db), **({'slot': slot.name, 'gap_hours': slot.gap_hours} if slot else {})}
 
 # %% ../nbs/12_jobs.ipynb #042c13cd
 MAX_BACKFILL_DAYS = 366   # days one backfill command may forecast
@@ -349,7 +368,7 @@ def predict_job(date: str | dt.date | None = None, latitude: float | None = None
                   max_model_age_days=max_model_age_days, days=days, source=source, utc_offset_seconds=utc_offset_seconds,
                   timezone=timezone)
     tracking = tracking or job_tracking(db, registry)
-    with job_database(db) as database, Run(database, 'predict', params) as run:
+    with job_database(db) as database, Run(database, 'predict', params, tracking) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             first = job_day(date) if date else dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
             n = _count(days, 'days', 1, MAX_DAYS)
@@ -385,7 +404,7 @@ def train_job(train_end: str | dt.date | None = None, latitude: float | None = N
                   data_file=str(data_file) if data_file else None, model=model, history_days=history_days, gap_hours=gap_hours,
                   source=source, utc_offset_seconds=utc_offset_seconds, timezone=timezone)
     tracking = tracking or job_tracking(db, registry)
-    with job_database(db) as database, Run(database, 'train', params) as run:
+    with job_database(db) as database, Run(database, 'train', params, tracking) as run:
         with run.step('parameters'):   # the job's edge: raw parameters in, typed values out
             end = job_day(train_end, 'train_end') if train_end else dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
             data_file, gap_hours = data_path(data_file), None if gap_hours is None else int(gap_hours)
@@ -417,7 +436,7 @@ def backfill(start: str | dt.date, end: str | dt.date, latitude: float | None = 
                   history_days=history_days, source=source)
     rows = []
     tracking = tracking or job_tracking(db, registry)
-    with job_database(db) as database, Run(database, 'backfill', params) as run:
+    with job_database(db) as database, Run(database, 'backfill', params, tracking) as run:
         with run.step('parameters'):
             first, last = backfill_range(start, end)
             retrain_every = _count(retrain_every, 'retrain_every', 1, MAX_BACKFILL_DAYS)

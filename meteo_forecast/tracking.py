@@ -269,7 +269,8 @@ class RunLog:
 @contextmanager
 def mlflow_run(tracking: Tracking, experiment: str, name: str, tags: dict | None = None,
                parent: str | None = None) -> Iterator[RunLog]:
-    "An MLflow run of `experiment` for the block (a child of the run `parent` if given); `FAILED` if the block raises."
+    """An MLflow run of `experiment` for the block (a child of the run `parent` if given): `FAILED` if the block raises an
+    error, `KILLED` if it is stopped (Ctrl-C, or a job's SIGTERM: an exception that is not an `Exception`)."""
     tags = {**code_version(), **({'mlflow.parentRunId': parent} if parent else {}), **{k: str(v) for k, v in (tags or {}).items()}}
     run = tracking.create_run(tracking.experiment(experiment), run_name=name, tags=tags)
     with tempfile.TemporaryDirectory(prefix='mlflow-run-') as folder:
@@ -278,7 +279,7 @@ def mlflow_run(tracking: Tracking, experiment: str, name: str, tags: dict | None
         except BaseException as e:
             record.tags({'error': _first_line(e)})
             try: record.flush()
-            finally: tracking.set_terminated(run.info.run_id, 'KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED')
+            finally: tracking.set_terminated(run.info.run_id, 'FAILED' if isinstance(e, Exception) else 'KILLED')
             raise
         record.flush()
         tracking.set_terminated(run.info.run_id, 'FINISHED')

@@ -20,6 +20,7 @@ from meteo_forecast.schema import connect
 from meteo_forecast.jobs import job_tracking, predict_job
 from meteo_forecast.preprocess import BOUNDS
 from meteo_forecast.standin import ArchiveStandIn, Fault
+from meteo_forecast.tracking import EXPERIMENTS
 
 from conftest import NOW, PARIS_MULTI, ROOT
 from servers import free_port, running
@@ -123,18 +124,23 @@ def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_th
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=30) != 0
     assert runs(database_url)[-1][2:5] == ('failed', 'ingest', 'Terminated: terminated by SIGTERM')
-    # SIGKILL while it imports and trains (two_stage on three years, not the tests' quick ridge: long enough to be killed
-    # once its run started, and 3 s later)
-    for after in (0, 3):
+    # SIGKILL once its run started, then while it trains with its MLflow run open (two_stage on three years, not the
+    # tests' quick ridge: long enough to be killed then)
+    tracking = job_tracking(database_url, tmp_path / 'registry')
+    jobs_experiment = tracking.experiment(EXPERIMENTS['jobs'])
+    def open_mlflow_runs() -> list[str]: return [r.info.run_id for r in tracking.search_runs([jobs_experiment], "attributes.status = 'RUNNING'")]
+    for when in ('run started', 'training'):
         n = len(runs(database_url))
         job = start_job(env, date='2024-06-01', data_file=str(sample_path(PARIS_MULTI)), history_days=1095, model='two_stage')
         deadline = time.monotonic() + 60   # the job's imports (MLflow among them) take seconds on a loaded machine
         while len(runs(database_url)) == n and job.poll() is None and time.monotonic() < deadline: time.sleep(0.1)
+        while when == 'training' and not open_mlflow_runs() and job.poll() is None and time.monotonic() < deadline: time.sleep(0.1)
         assert job.poll() is None, job.log.read_text()[-2000:]
-        time.sleep(after)
         job.send_signal(signal.SIGKILL)
         job.wait(timeout=30)
         assert runs(database_url)[-1][2] == 'running'   # nobody could mark it
+    left_open = open_mlflow_runs()
+    assert left_open   # the training's MLflow run, which the killed process could not end
     time.sleep(2.5)
     os.environ.update({k: env[k] for k in ('METEO_FORECAST_HEARTBEAT_SECONDS', 'METEO_FORECAST_ABANDONED_AFTER_SECONDS')})
     try:
@@ -142,13 +148,14 @@ def test_sigterm_marks_the_run_terminated_and_sigkill_leaves_an_abandoned_run_th
         assert health['status'] == 'degraded' and len(health['abandoned_runs']) == 2
         db = connect(database_url)
         if db.backend == 'sqlite': assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
-        tracking = job_tracking(database_url, tmp_path / 'registry')
         roles = {(r['mlflow_model'], r['mlflow_version']) for r in db.query('SELECT * FROM models')}
         for model in tracking.search_registered_models():   # no alias points at a version without its row
             assert {(model.name, int(v)) for v in model.aliases.values()} <= roles
         # the next job marks them abandoned, and works
         predict_job('2024-06-02', data_file=sample_path(PARIS_MULTI), history_days=400, db=db, registry=tmp_path / 'registry')
         assert [r[2] for r in runs(database_url)][-3:] == ['abandoned', 'abandoned', 'succeeded']
+        assert {tracking.get_run(i).info.status for i in left_open} == {'KILLED'}   # and ends the MLflow runs they left open
+        assert not open_mlflow_runs()
         assert TestClient(create_app(database_url)).get('/health').json()['status'] == 'degraded'   # still reported
     finally:
         for k in ('METEO_FORECAST_HEARTBEAT_SECONDS', 'METEO_FORECAST_ABANDONED_AFTER_SECONDS'): os.environ.pop(k, None)
