@@ -17,7 +17,7 @@ from .config import day_start, iso
 from .db import Database
 from .gate import Decision, gate
 from .models import Forecaster, History
-from .pipeline import candidate_algorithms, train_model
+from .pipeline import candidate_algorithms, train_model, validation_scores
 from .registry import (CHALLENGER, CHAMPION, Slot, load_version, move, reconcile, record_model,
                                      register_version, save_model, slot_models)
 from .tracking import EXPERIMENTS, Tracking, mlflow_run
@@ -74,11 +74,11 @@ def train_candidates(tracking: Tracking, history: History, train_end: pd.Timesta
 # %% ../nbs/11d_lifecycle.ipynb #5e1c0a01
 def production_choice(history: History, day: dt.date, gap_hours: int = 0, algorithms: list[str] | None = None) -> tuple[str, dict]:
     """The algorithm a job would deploy on a new slot to forecast `day` (and what follows): of `algorithms` (default the
-    jobs' candidate set), the lowest validation MAE, each trained as the jobs train it; with the MAEs."""
+    jobs' candidate set), the lowest validation MAE, each validated as the jobs validate it; with the MAEs."""
     algorithms = algorithms or candidate_algorithms()
     if len(algorithms) == 1: return algorithms[0], {}
     end = freshest_train_end(day, gap_hours)
-    maes = {a: train_model(history, end, algorithm=a, gap_hours=gap_hours)[1]['validation']['mae'] for a in algorithms}
+    maes = {a: validation_scores(history, end, algorithm=a, gap_hours=gap_hours)['mae'] for a in algorithms}
     return min(maes, key=maes.get), maes
 
 # %% ../nbs/11d_lifecycle.ipynb #4bf6a567

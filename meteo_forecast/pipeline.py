@@ -15,7 +15,7 @@ from typing import Callable
 
 from .config import MIN_HISTORY_DAYS, MIN_TRAIN_DAYS, SLOT_HOURS, TARGET, Settings, iso
 from .features import SLOT_COLUMNS, as_days, day_targets
-from .intervals import CALIBRATION_DAYS, adapted_levels, fit_calibrated
+from .intervals import CALIBRATION_DAYS, adapted_levels, calibrate, fit_calibrated
 from .models import Forecaster, History
 from .scoring import interval_scores, scores
 
@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'CANDIDATES', 'SELECTION_DAYS', 'lazy_factory', 'make_model',
-           'candidate_algorithms', 'data_until', 'gap_for', 'training_days', 'train_model', 'forecast_day']
+           'candidate_algorithms', 'data_until', 'gap_for', 'training_days', 'training_cut', 'train_model',
+           'validation_scores', 'forecast_day']
 
 # %% ../nbs/11_pipeline.ipynb #1e1b4e45
 def lazy_factory(path: str) -> Callable[[int], Forecaster]:
@@ -91,6 +92,19 @@ def training_days(history: History, train_end: pd.Timestamp, gap_hours: int = 0,
     if max_days: days = days[-max_days:]
     return as_days(days)
 
+# %% ../nbs/11_pipeline.ipynb #6b0e5a01
+def training_cut(history: History, train_end: pd.Timestamp, gap_hours: int = 0, max_days: int | None = None) -> tuple[History, pd.DatetimeIndex]:
+    "The history up to `train_end` 23:00 and its training days (`training_days`); a clear error when they are too few."
+    history = history.until(train_end + pd.Timedelta(days=1))
+    days = training_days(history, train_end, gap_hours, max_days)
+    if len(days) < MIN_TRAIN_DAYS:
+        raise ValueError(f"only {len(days)} complete days to train on up to {train_end.date()}; need at least {MIN_TRAIN_DAYS}")
+    return history, days
+
+def _validation(predicted: pd.DataFrame, observed: pd.DataFrame) -> dict:
+    "The validation metrics of out-of-sample forecasts: their period and their scores."
+    return {'start': iso(predicted.index[0]), 'end': iso(predicted.index[-1]), **scores(predicted, observed)}
+
 # %% ../nbs/11_pipeline.ipynb #38bf62b9
 def _calibration_scores(intervals, predicted: pd.DataFrame, observed: pd.DataFrame) -> dict:
     "Coverage and mean width of the intervals on the days they were calibrated on (in sample for them: a check, not a test)."
@@ -105,19 +119,24 @@ def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFA
                 calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> tuple[Forecaster, dict]:
     """Validate on the last training days (`calibration_split`: a year when there are two) and calibrate the intervals on them, then fit
     on all days up to `train_end`; return the model, with its `intervals_` and its out-of-sample `validation_` forecasts, and the metrics."""
-    history = history.until(train_end + pd.Timedelta(days=1))
-    days = training_days(history, train_end, gap_hours, max_days)
-    if len(days) < MIN_TRAIN_DAYS:
-        raise ValueError(f"only {len(days)} complete days to train on up to {train_end.date()}; need at least {MIN_TRAIN_DAYS}")
+    history, days = training_cut(history, train_end, gap_hours, max_days)
     t0 = time.perf_counter()
     model, predicted, observed = fit_calibrated(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
-    metrics = {'validation': {'start': iso(predicted.index[0]), 'end': iso(predicted.index[-1]), **scores(predicted, observed)},
+    metrics = {'validation': _validation(predicted, observed),
                'intervals': model.intervals_ and {**model.intervals_.summary(), **_calibration_scores(model.intervals_, predicted, observed)},
                'train_days': len(days), 'fit_seconds': round(time.perf_counter() - t0, 3)}
     model.train_start_, model.train_end_, model.validation_ = days[0], days[-1], predicted
     log.info("trained %s (gap %d h) on %d days %s..%s: validation MAE %.2f °C over %d days",
              model.name, gap_hours, len(days), days[0].date(), days[-1].date(), metrics['validation']['mae'], len(predicted))
     return model, metrics
+
+# %% ../nbs/11_pipeline.ipynb #6b0e5a04
+def validation_scores(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
+                      calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> dict:
+    "The validation metrics `train_model` gives `algorithm`, from its held-out copy alone: what a choice among algorithms needs."
+    history, days = training_cut(history, train_end, gap_hours, max_days)
+    _, predicted, observed = calibrate(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
+    return _validation(predicted, observed)
 
 # %% ../nbs/11_pipeline.ipynb #70044401
 def forecast_day(model: Forecaster, history: History, day: pd.Timestamp, past: pd.DataFrame | None = None) -> pd.DataFrame:
