@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'LEVELS', 'CALIBRATION_DAYS', 'MIN_FIT_DAYS', 'MIN_CALIBRATION_DAYS', 'VALIDATION_DAYS', 'ADAPT_RATE',
            'ADAPT_DAYS', 'conformal_quantile', 'fit_scale', 'scale_at', 'interval_columns', 'Intervals',
-           'calibration_split', 'calibrate', 'fit_calibrated', 'adapted_levels', 'adaptive_bounds']
+           'calibration_split', 'calibrate', 'adapted_levels', 'adaptive_bounds']
 
 # %% ../nbs/10_intervals.ipynb #045ecffc
 LEVELS = (0.8, 0.95)
@@ -122,14 +122,6 @@ def calibrate(make: Callable[[], Forecaster], history: History, days,
                     held_out.name, len(days), MIN_FIT_DAYS + MIN_CALIBRATION_DAYS)
         return None, predicted, observed
     return Intervals.calibrate(predicted, observed), predicted, observed
-
-def fit_calibrated(make: Callable[[], Forecaster], history: History, days,
-                   calibration_days: int = CALIBRATION_DAYS) -> tuple[Forecaster, pd.DataFrame, pd.DataFrame]:
-    "Fit `make()` on `days` with `intervals_` from `calibrate`; also return the out-of-sample forecasts and observations."
-    intervals, predicted, observed = calibrate(make, history, days, calibration_days)
-    model = make().fit(history, days)
-    model.intervals_ = intervals
-    return model, predicted, observed
 
 # %% ../nbs/10_intervals.ipynb #31b3be20
 ADAPT_RATE = 0.02    # γ: how far one miss (or one hit) moves the level (chosen on the 2023 backtest, see `26_intervals`)

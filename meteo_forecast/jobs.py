@@ -301,7 +301,7 @@ def train_for(run: Run, db: Database, tracking: Tracking, slot: Slot, location: 
               model: str | None = None, context: dict | None = None) -> Offer:
     "The `train` step: train the candidates for `day`'s slot (as MLflow runs) and offer the best to the slot's gate."
     algorithms = candidates_for(db, slot, day, model)
-    best, _ = train_candidates(tracking, history, freshest_train_end(day, slot.gap_hours), algorithms, slot.gap_hours,
+    best = train_candidates(tracking, history, freshest_train_end(day, slot.gap_hours), algorithms, slot.gap_hours,
                                job_tags(run, location, slot), context)
     return offer(db, tracking, slot, best, history, day, actor=f'{run.job} run {run.id}', run_id=run.id)
 

@@ -17,7 +17,7 @@ from .config import day_start, iso
 from .db import Database
 from .gate import Decision, gate
 from .models import Forecaster, History
-from .pipeline import candidate_algorithms, train_model, validation_scores
+from .pipeline import Validated, candidate_algorithms, make_model, validate
 from .registry import (CHALLENGER, CHAMPION, Slot, load_version, move, reconcile, record_model,
                                      register_version, save_model, slot_models)
 from .tracking import EXPERIMENTS, Tracking, mlflow_run
@@ -25,8 +25,8 @@ from .tracking import EXPERIMENTS, Tracking, mlflow_run
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'freshest_train_end', 'Candidate', 'train_candidate', 'train_candidates', 'production_choice', 'Offer', 'offer',
-           'usable', 'serving', 'newest_training']
+__all__ = ['log', 'freshest_train_end', 'Candidate', 'train_candidate', 'log_validation', 'train_candidates', 'production_choice',
+           'Offer', 'offer', 'usable', 'serving', 'newest_training']
 
 # %% ../nbs/11d_lifecycle.ipynb #10ed0212
 def freshest_train_end(day: dt.date, gap_hours: int) -> pd.Timestamp:
@@ -42,34 +42,52 @@ class Candidate:
     mlflow_run_id: str
     sha256: str
 
+def _candidate_params(algorithm: str, gap_hours: int, history: History, days: pd.DatetimeIndex, context: dict | None) -> dict:
+    "What a candidate's MLflow run records as parameters: the algorithm and its hyper-parameters, the training and data windows, the job's context."
+    observed = history.hourly['temperature_2m'].dropna()
+    return {'algorithm': algorithm, **make_model(algorithm, gap_hours).params(), 'train_start': iso(days[0]), 'train_end': iso(days[-1]),
+            'data_start': iso(observed.index[0]), 'data_end': iso(observed.index[-1]), **(context or {})}
+
 def train_candidate(tracking: Tracking, history: History, train_end: pd.Timestamp, algorithm: str, gap_hours: int,
-                    tags: dict, context: dict | None = None, parent: str | None = None) -> Candidate:
-    "Train `algorithm` for `gap_hours` on `history` up to `train_end` as an MLflow run: parameters, metrics, validation forecasts, model."
+                    tags: dict, context: dict | None = None, parent: str | None = None, validated: Validated | None = None) -> Candidate:
+    """Train `algorithm` for `gap_hours` on `history` up to `train_end` as an MLflow run: parameters, metrics, validation
+    forecasts, model. Given its validation (`validated`, from `pipeline.validate`), only the final fit is left to do."""
     with mlflow_run(tracking, EXPERIMENTS['jobs'], f"{algorithm}, gap {gap_hours} h", tags=tags, parent=parent) as run:
-        model, metrics = train_model(history, train_end, algorithm=algorithm, gap_hours=gap_hours)
-        observed = history.hourly['temperature_2m'].dropna()
-        run.params({'algorithm': algorithm, **model.params(), 'train_start': iso(model.train_start_),
-                    'train_end': iso(model.train_end_), 'data_start': iso(observed.index[0]),
-                    'data_end': iso(observed.index[-1]), **(context or {})})
+        model, metrics = (validated or validate(history, train_end, algorithm, gap_hours)).fit()
+        run.params(_candidate_params(algorithm, gap_hours, history, pd.DatetimeIndex([model.train_start_, model.train_end_]), context))
         run.metrics(metrics)
         run.table(model.validation_.round(3), 'validation_forecasts.csv')
         sha256 = save_model(model, run.file('model'))
     return Candidate(algorithm, model, metrics, run.run_id, sha256)
 
 # %% ../nbs/11d_lifecycle.ipynb #3af1b4af
+def log_validation(tracking: Tracking, validated: Validated, history: History, tags: dict, context: dict | None, parent: str) -> str:
+    "The MLflow run of a candidate validated but not kept: its parameters, metrics and validation forecasts, no model; its id."
+    v = validated
+    with mlflow_run(tracking, EXPERIMENTS['jobs'], f"{v.algorithm}, gap {v.gap_hours} h", tags={**tags, 'kept': False}, parent=parent) as run:
+        run.params(_candidate_params(v.algorithm, v.gap_hours, history, v.days, context))
+        run.metrics({**v.metrics, 'fit_seconds': round(v.seconds, 3)})
+        run.table(v.predicted.round(3), 'validation_forecasts.csv')
+    return run.run_id
+
 def train_candidates(tracking: Tracking, history: History, train_end: pd.Timestamp, algorithms: list[str], gap_hours: int,
-                     tags: dict, context: dict | None = None) -> tuple[Candidate, list[Candidate]]:
-    "Train each of `algorithms` on the same days (one MLflow run each, children of one run when several); the best by validation MAE, and all."
-    if len(algorithms) == 1: return (c := train_candidate(tracking, history, train_end, algorithms[0], gap_hours, tags, context)), [c]
+                     tags: dict, context: dict | None = None) -> Candidate:
+    """Validate each of `algorithms` on the same days and finish the training of the best by validation MAE alone: one
+    MLflow run each, children of one run when several. The best, with every candidate's MAE in its `metrics['candidates']`."""
+    if len(algorithms) == 1: return train_candidate(tracking, history, train_end, algorithms[0], gap_hours, tags, context)
     with mlflow_run(tracking, EXPERIMENTS['jobs'], f"candidates, gap {gap_hours} h", tags=tags) as parent:
-        done = [train_candidate(tracking, history, train_end, a, gap_hours, tags, context, parent=parent.run_id) for a in algorithms]
-        best = min(done, key=lambda c: c.metrics['validation']['mae'])
-        best.metrics['candidates'] = {c.algorithm: c.metrics['validation']['mae'] for c in done}   # kept with its models row
+        checked = [validate(history, train_end, a, gap_hours) for a in algorithms]
+        maes = {v.algorithm: v.metrics['validation']['mae'] for v in checked}
+        kept = min(checked, key=lambda v: maes[v.algorithm])
+        for v in checked:
+            if v is not kept: log_validation(tracking, v, history, tags, context, parent.run_id)
+        best = train_candidate(tracking, history, train_end, kept.algorithm, gap_hours, {**tags, 'kept': True}, context,
+                               parent=parent.run_id, validated=kept)
+        best.metrics['candidates'] = maes   # kept with its models row
         parent.params({'candidates': ','.join(algorithms), **(context or {})}).tags({'best': best.algorithm})
-        parent.metrics({f'{c.algorithm}_validation_mae': c.metrics['validation']['mae'] for c in done})
-    log.info("candidates for gap %d h: %s; best %s", gap_hours,
-             ', '.join(f"{c.algorithm} {c.metrics['validation']['mae']:.3f}" for c in done), best.algorithm)
-    return best, done
+        parent.metrics({f'{a}_validation_mae': mae for a, mae in maes.items()})
+    log.info("candidates for gap %d h: %s; best %s", gap_hours, ', '.join(f"{a} {mae:.3f}" for a, mae in maes.items()), best.algorithm)
+    return best
 
 # %% ../nbs/11d_lifecycle.ipynb #5e1c0a01
 def production_choice(history: History, day: dt.date, gap_hours: int = 0, algorithms: list[str] | None = None) -> tuple[str, dict]:
@@ -78,7 +96,7 @@ def production_choice(history: History, day: dt.date, gap_hours: int = 0, algori
     algorithms = algorithms or candidate_algorithms()
     if len(algorithms) == 1: return algorithms[0], {}
     end = freshest_train_end(day, gap_hours)
-    maes = {a: validation_scores(history, end, algorithm=a, gap_hours=gap_hours)['mae'] for a in algorithms}
+    maes = {a: validate(history, end, a, gap_hours).metrics['validation']['mae'] for a in algorithms}
     return min(maes, key=maes.get), maes
 
 # %% ../nbs/11d_lifecycle.ipynb #4bf6a567

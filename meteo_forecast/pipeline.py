@@ -10,12 +10,13 @@ import time
 
 import pandas as pd
 
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Callable
 
 from .config import MIN_HISTORY_DAYS, MIN_TRAIN_DAYS, SLOT_HOURS, TARGET, Settings, iso
 from .features import SLOT_COLUMNS, as_days, day_targets
-from .intervals import CALIBRATION_DAYS, adapted_levels, calibrate, fit_calibrated
+from .intervals import CALIBRATION_DAYS, Intervals, adapted_levels, calibrate
 from .models import Forecaster, History
 from .scoring import interval_scores, scores
 
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'ALGORITHMS', 'DEFAULT_ALGORITHM', 'CANDIDATES', 'SELECTION_DAYS', 'lazy_factory', 'make_model',
-           'candidate_algorithms', 'data_until', 'gap_for', 'training_days', 'training_cut', 'train_model',
-           'validation_scores', 'forecast_day']
+           'candidate_algorithms', 'data_until', 'gap_for', 'training_days', 'training_cut', 'Validated', 'validate',
+           'train_model', 'forecast_day']
 
 # %% ../nbs/11_pipeline.ipynb #1e1b4e45
 def lazy_factory(path: str) -> Callable[[int], Forecaster]:
@@ -115,28 +116,46 @@ def _calibration_scores(intervals, predicted: pd.DataFrame, observed: pd.DataFra
         out.update({f'coverage_{p}': s['coverage'], f'width_{p}': s['width']})
     return out
 
-def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
-                calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> tuple[Forecaster, dict]:
-    """Validate on the last training days (`calibration_split`: a year when there are two) and calibrate the intervals on them, then fit
-    on all days up to `train_end`; return the model, with its `intervals_` and its out-of-sample `validation_` forecasts, and the metrics."""
+@dataclass
+class Validated:
+    "An algorithm validated on its training days (`validate`): the held-out copy's forecasts, their metrics, the intervals they calibrate."
+    algorithm: str
+    gap_hours: int
+    history: History
+    days: pd.DatetimeIndex
+    intervals: Intervals | None
+    predicted: pd.DataFrame
+    metrics: dict
+    seconds: float
+
+    def fit(self) -> tuple[Forecaster, dict]:
+        "Finish the training: the model fitted on all the days, with its `intervals_` and `validation_` forecasts; its metrics."
+        t0 = time.perf_counter()
+        model = make_model(self.algorithm, self.gap_hours).fit(self.history, self.days)
+        model.intervals_, model.train_start_, model.train_end_, model.validation_ = self.intervals, self.days[0], self.days[-1], self.predicted
+        metrics = {**self.metrics, 'fit_seconds': round(self.seconds + time.perf_counter() - t0, 3)}
+        log.info("trained %s (gap %d h) on %d days %s..%s: validation MAE %.2f °C over %d days", model.name, self.gap_hours,
+                 len(self.days), self.days[0].date(), self.days[-1].date(), metrics['validation']['mae'], len(self.predicted))
+        return model, metrics
+
+def validate(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
+             calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> Validated:
+    """Fit a copy of `algorithm` on the training days up to `train_end` but the last ones (`calibration_split`: a year when
+    there are two), forecast those, score the forecasts and calibrate the intervals on them."""
     history, days = training_cut(history, train_end, gap_hours, max_days)
     t0 = time.perf_counter()
-    model, predicted, observed = fit_calibrated(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
+    intervals, predicted, observed = calibrate(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
     metrics = {'validation': _validation(predicted, observed),
-               'intervals': model.intervals_ and {**model.intervals_.summary(), **_calibration_scores(model.intervals_, predicted, observed)},
-               'train_days': len(days), 'fit_seconds': round(time.perf_counter() - t0, 3)}
-    model.train_start_, model.train_end_, model.validation_ = days[0], days[-1], predicted
-    log.info("trained %s (gap %d h) on %d days %s..%s: validation MAE %.2f °C over %d days",
-             model.name, gap_hours, len(days), days[0].date(), days[-1].date(), metrics['validation']['mae'], len(predicted))
-    return model, metrics
+               'intervals': intervals and {**intervals.summary(), **_calibration_scores(intervals, predicted, observed)},
+               'train_days': len(days)}
+    return Validated(algorithm, gap_hours, history, days, intervals, predicted, metrics, time.perf_counter() - t0)
 
-# %% ../nbs/11_pipeline.ipynb #6b0e5a04
-def validation_scores(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
-                      calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> dict:
-    "The validation metrics `train_model` gives `algorithm`, from its held-out copy alone: what a choice among algorithms needs."
-    history, days = training_cut(history, train_end, gap_hours, max_days)
-    _, predicted, observed = calibrate(lambda: make_model(algorithm, gap_hours), history, days, calibration_days)
-    return _validation(predicted, observed)
+# %% ../nbs/11_pipeline.ipynb #6b0e5a07
+def train_model(history: History, train_end: pd.Timestamp, algorithm: str = DEFAULT_ALGORITHM, gap_hours: int = 0,
+                calibration_days: int = CALIBRATION_DAYS, max_days: int | None = None) -> tuple[Forecaster, dict]:
+    """Validate on the last training days and calibrate the intervals on them (`validate`), then fit on all days up to
+    `train_end`; return the model, with its `intervals_` and its out-of-sample `validation_` forecasts, and the metrics."""
+    return validate(history, train_end, algorithm, gap_hours, calibration_days, max_days).fit()
 
 # %% ../nbs/11_pipeline.ipynb #70044401
 def forecast_day(model: Forecaster, history: History, day: pd.Timestamp, past: pd.DataFrame | None = None) -> pd.DataFrame:
