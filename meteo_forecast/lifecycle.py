@@ -42,10 +42,10 @@ class Candidate:
     mlflow_run_id: str
     sha256: str
 
-def _candidate_params(algorithm: str, gap_hours: int, history: History, days: pd.DatetimeIndex, context: dict | None) -> dict:
-    "What a candidate's MLflow run records as parameters: the algorithm and its hyper-parameters, the training and data windows, the job's context."
+def _candidate_params(algorithm: str, model: Forecaster, history: History, days: pd.DatetimeIndex, context: dict | None) -> dict:
+    "What a candidate's MLflow run records as parameters: the algorithm and `model`'s, the training and data windows, the job's context."
     observed = history.hourly['temperature_2m'].dropna()
-    return {'algorithm': algorithm, **make_model(algorithm, gap_hours).params(), 'train_start': iso(days[0]), 'train_end': iso(days[-1]),
+    return {'algorithm': algorithm, **model.params(), 'train_start': iso(days[0]), 'train_end': iso(days[-1]),
             'data_start': iso(observed.index[0]), 'data_end': iso(observed.index[-1]), **(context or {})}
 
 def train_candidate(tracking: Tracking, history: History, train_end: pd.Timestamp, algorithm: str, gap_hours: int,
@@ -53,8 +53,9 @@ def train_candidate(tracking: Tracking, history: History, train_end: pd.Timestam
     """Train `algorithm` for `gap_hours` on `history` up to `train_end` as an MLflow run: parameters, metrics, validation
     forecasts, model. Given its validation (`validated`, from `pipeline.validate`), only the final fit is left to do."""
     with mlflow_run(tracking, EXPERIMENTS['jobs'], f"{algorithm}, gap {gap_hours} h", tags=tags, parent=parent) as run:
-        model, metrics = (validated or validate(history, train_end, algorithm, gap_hours)).fit()
-        run.params(_candidate_params(algorithm, gap_hours, history, pd.DatetimeIndex([model.train_start_, model.train_end_]), context))
+        v = validated or validate(history, train_end, algorithm, gap_hours)
+        model, metrics = v.fit()
+        run.params(_candidate_params(algorithm, model, history, v.days, context))   # the fitted model's (a combination's weights)
         run.metrics(metrics)
         run.table(model.validation_.round(3), 'validation_forecasts.csv')
         sha256 = save_model(model, run.file('model'))
@@ -65,7 +66,7 @@ def log_validation(tracking: Tracking, validated: Validated, history: History, t
     "The MLflow run of a candidate validated but not kept: its parameters, metrics and validation forecasts, no model; its id."
     v = validated
     with mlflow_run(tracking, EXPERIMENTS['jobs'], f"{v.algorithm}, gap {v.gap_hours} h", tags={**tags, 'kept': False}, parent=parent) as run:
-        run.params(_candidate_params(v.algorithm, v.gap_hours, history, v.days, context))
+        run.params(_candidate_params(v.algorithm, make_model(v.algorithm, v.gap_hours), history, v.days, context))   # its hyper-parameters
         run.metrics({**v.metrics, 'fit_seconds': round(v.seconds, 3)})
         run.table(v.predicted.round(3), 'validation_forecasts.csv')
     return run.run_id

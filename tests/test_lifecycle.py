@@ -66,6 +66,7 @@ def test_the_gate_promotes_a_better_model_and_keeps_worse_ones_as_challengers(li
     assert days[3] == '2024-04-02..2024-05-31' and runs[3].metrics['gate_n_days'] == 60   # too short a history: 60 days
     assert runs[4].metrics['gate_relative'] > 0.2 and runs[4].metrics['gate_p_value'] < 0.001
     assert runs[2].metrics['gate_relative'] < 0                               # better than the persistence it replaced
+    assert 'base.seasonal' in runs[2].params and 'base' not in runs[2].params   # the fitted model's parameters (its base's), not an unfitted copy's
     assert mlflow.get_registered_model(SLOT).aliases == {'champion': 2, 'challenger': 4}
 
 
